@@ -1,0 +1,61 @@
+"""python manage.py demo_setup: the demo city — staff for every role, a counter with its terminal, the starter
+forms, and ~10,000 synthetic residents written in the 住民記録 v1 layout to the object storage's inbound prefix
+and loaded through the real importer. Safe to run again."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandParser
+
+from counters.models import Counter
+from devices.models import Terminal
+from forms_engine.services import form_starter_pack_load
+from integrations.demo_city import demo_city_csv
+from integrations.models import Resident
+from integrations.services import residents_import_snapshot
+from integrations.storage import default_storage
+from madoguchi.accounts.roles import ROLE_LABELS, Role
+
+DEMO_PASSWORD = "madoguchi-demo"  # noqa: S105 - the demo's published password, never a real deployment
+DEMO_TERMINAL_CODE = "DEMO01"
+DEMO_TERMINAL_SECRET = "demo-terminal-secret"  # noqa: S105 - the demo agent's published secret
+
+
+class Command(BaseCommand):
+    help = "Create the demo city (users, counter, terminal, forms, residents). Idempotent."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--households", type=int, default=4200)
+        parser.add_argument("--reload-residents", action="store_true", help="import the resident file again")
+
+    def handle(self, *args: Any, households: int, reload_residents: bool, **options: Any) -> None:
+        user_model = get_user_model()
+        for role in Role:
+            user, created = user_model.objects.get_or_create(
+                username=f"demo-{role.value.replace('_', '-')}",
+                defaults={"display_name": f"デモ {ROLE_LABELS[role]}", "is_staff": role == Role.SYSTEM_ADMIN,
+                          "is_superuser": role == Role.SYSTEM_ADMIN},
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            user.groups.add(Group.objects.get(name=role.value))
+
+        terminal, _ = Terminal.objects.get_or_create(
+            code=DEMO_TERMINAL_CODE, defaults={"name": "デモ端末", "secret": DEMO_TERMINAL_SECRET}
+        )
+        Counter.objects.get_or_create(
+            code="shimin-1", defaults={"name": "市民課 1番窓口", "department": "市民課", "terminal": terminal}
+        )
+        for version in form_starter_pack_load():
+            self.stdout.write(f"form {version}")
+
+        if reload_residents or not Resident.objects.exists():
+            storage = default_storage()
+            key = f"{settings.INBOUND_PREFIX}demo/juki-v1-full-demo.csv"
+            storage.put(key, demo_city_csv(households=households))
+            result = residents_import_snapshot(data=storage.get(key), source=storage.describe(key))
+            self.stdout.write(f"{result.source}: {result.residents} residents in {result.households} households")
+        self.stdout.write(self.style.SUCCESS("demo city ready"))

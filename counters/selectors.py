@@ -1,0 +1,61 @@
+"""Reads of the counters app, including the form context built from the resident mirror."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from integrations import selectors as mirror
+from integrations.models import Resident
+
+from .models import Counter, CounterSession, SessionState
+
+
+def counters_all() -> QuerySet[Counter]:
+    return Counter.objects.select_related("terminal").order_by("code")
+
+
+def counter_sessions_open(*, clerk: Any) -> QuerySet[CounterSession]:
+    return CounterSession.objects.select_related("counter").filter(clerk=clerk).exclude(state=SessionState.FINISHED)
+
+
+def person_context(resident: Resident) -> dict[str, Any]:
+    """A resident as the plain dict the forms engine renders (documented in docs/forms.md)."""
+    return {
+        "atena_no": resident.atena_no,
+        "setai_no": resident.household.setai_no,
+        "shi": resident.shi,
+        "mei": resident.mei,
+        "shimei": f"{resident.shi}　{resident.mei}".strip("　") or resident.eiji_shimei,
+        "shi_kana": resident.shi_kana,
+        "mei_kana": resident.mei_kana,
+        "kana": f"{resident.shi_kana}　{resident.mei_kana}".strip("　"),
+        "eiji_shimei": resident.eiji_shimei,
+        "birth_date": resident.birth_date,
+        "sex": {"1": "男", "2": "女"}.get(resident.sex, ""),
+        "zokugara": resident.zokugara,
+        "setainushi_shimei": resident.setainushi_shimei,
+        "postal_code": resident.postal_code,
+        "address": resident.address,
+        "katagaki": resident.katagaki,
+        "honseki": resident.honseki,
+        "hittousha": resident.hittousha,
+        "previous_address": resident.previous_address,
+        "foreign": resident.juumin_shubetsu == "2",
+    }
+
+
+def form_context(*, resident: Resident, reception_no: str, event: str = "", today: dt.date | None = None
+                 ) -> dict[str, Any]:
+    """The whole context of a form for one resident: the person, their household, the reception, today."""
+    return {
+        "city": {"name": settings.MADOGUCHI_CITY_NAME},
+        "today": today or timezone.localdate(),
+        "reception": {"no": reception_no, "event": event},
+        "resident": person_context(resident),
+        "household": [person_context(member) for member in mirror.household_members(resident=resident)],
+    }

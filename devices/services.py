@@ -1,0 +1,88 @@
+"""Writes of the devices app: print jobs and the events agents report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from madoguchi.celery import app as celery_app
+
+from . import signing
+from .models import PrintJob, PrintStatus, Terminal
+
+logger = logging.getLogger(__name__)
+PRINT_TASK = "devices.agent.print_pdf"
+
+
+def print_job_create(*, terminal: Terminal, title: str, pdf: bytes, requested_by: Any) -> PrintJob:
+    """Store the PDF and send the job to the terminal's agent once the transaction commits."""
+    job = PrintJob(terminal=terminal, title=title, requested_by=requested_by)
+    job.pdf.save(f"{terminal.code}-{timezone.now():%H%M%S%f}.pdf", ContentFile(pdf), save=False)
+    job.save()
+    transaction.on_commit(lambda: print_job_dispatch(job=job))
+    return job
+
+
+def print_job_dispatch(*, job: PrintJob) -> None:
+    """Nudge the agent. If the broker is down the job stays queued and print_jobs_redispatch sends it later."""
+    try:
+        celery_app.send_task(PRINT_TASK, kwargs={"job_id": job.pk}, queue=job.terminal.queue)
+    except Exception:
+        logger.warning("print job %s: broker unreachable, will redispatch", job.pk)
+        return
+    PrintJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now(), dispatch_count=job.dispatch_count + 1)
+
+
+def print_jobs_redispatch() -> int:
+    """Send again every job still queued and not dispatched within MADOGUCHI_PRINT_REDISPATCH_SECONDS."""
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.MADOGUCHI_PRINT_REDISPATCH_SECONDS)
+    jobs = PrintJob.objects.select_related("terminal").filter(status=PrintStatus.QUEUED)
+    stale = [job for job in jobs if job.dispatched_at is None or job.dispatched_at < cutoff]
+    for job in stale:
+        print_job_dispatch(job=job)
+    return len(stale)
+
+
+class EventRefused(Exception):
+    """An agent event that is not accepted (unknown terminal, bad signature, another terminal's job)."""
+
+
+def terminal_authenticate(*, headers: Any, method: str, path: str, body: bytes) -> Terminal:
+    """The terminal whose secret signed this request; EventRefused otherwise."""
+    code = headers.get(signing.HEADER_TERMINAL, "")
+    terminal = Terminal.objects.filter(code=code).first()
+    if terminal is None or not signing.verify(
+        terminal.secret,
+        timestamp=headers.get(signing.HEADER_TIMESTAMP, ""),
+        given=headers.get(signing.HEADER_SIGNATURE, ""),
+        method=method,
+        path=path,
+        body=body,
+    ):
+        raise EventRefused("unknown terminal or bad signature")
+    Terminal.objects.filter(pk=terminal.pk).update(last_seen_at=timezone.now())
+    return terminal
+
+
+def print_job_for_terminal(*, terminal: Terminal, job_id: int) -> PrintJob:
+    job = PrintJob.objects.filter(pk=job_id, terminal=terminal).first()
+    if job is None:
+        raise EventRefused(f"print job {job_id} does not belong to terminal {terminal.code}")
+    return job
+
+
+def print_job_report(*, terminal: Terminal, job_id: int, ok: bool, message: str = "") -> PrintJob:
+    """Record the agent's report on a job. Reporting the same outcome twice changes nothing."""
+    job = print_job_for_terminal(terminal=terminal, job_id=job_id)
+    if job.status == PrintStatus.QUEUED:
+        job.status = PrintStatus.PRINTED if ok else PrintStatus.FAILED
+        job.message = message[:300]
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "message", "finished_at"])
+    return job

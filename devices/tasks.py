@@ -1,0 +1,10 @@
+"""Celery tasks of the devices app (server side)."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="devices.tasks.print_jobs_redispatch")
+def print_jobs_redispatch() -> int:
+    return services.print_jobs_redispatch()

@@ -1,0 +1,155 @@
+"""Writes of the integrations app: importing the resident mirror, queuing and flushing outbound exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from madoguchi.audit.models import AuditAction
+from madoguchi.audit.services import audit_record
+from madoguchi.moji.csvsafe import write_csv
+from madoguchi.moji.kana import kana_search_key
+
+from .juki_import import ResidentFileRejected, _parse_date, parse_snapshot
+from .models import ExportBatch, ExportItem, Household, ImportRun, ImportStatus, Resident
+from .storage import ObjectStorage, StorageError, default_storage
+
+logger = logging.getLogger(__name__)
+
+_TEXT_FIELDS = {
+    "住民票コード": "juminhyo_code", "住民種別": "juumin_shubetsu", "住民状態": "juumin_jotai", "氏": "shi",
+    "名": "mei", "氏カナ": "shi_kana", "名カナ": "mei_kana", "英字氏名": "eiji_shimei", "旧氏": "kyuuji",
+    "旧氏カナ": "kyuuji_kana", "通称": "tsuushou", "通称カナ": "tsuushou_kana", "性別": "sex",
+    "続柄": "zokugara", "世帯主氏名": "setainushi_shimei", "郵便番号": "postal_code", "住所": "address",
+    "方書": "katagaki", "住所コード": "address_code", "転入前住所": "previous_address", "本籍": "honseki",
+    "筆頭者": "hittousha", "国籍地域": "nationality", "在留資格": "zairyuu_shikaku", "在留期間": "zairyuu_kikan",
+    "在留カード等番号": "zairyuu_card_no", "国民年金種別": "nenkin_shubetsu", "異動事由": "idou_jiyuu",
+    "更新日時": "updated_at_source",
+}  # fmt: skip
+_DATE_FIELDS = {
+    "生年月日": "birth_date", "住民となった年月日": "became_resident_on", "住所を定めた年月日": "address_set_on",
+    "在留期間満了日": "zairyuu_expires_on", "異動年月日": "idou_date",
+}  # fmt: skip
+_FLAG_FIELDS = {"国保": "kokuho", "後期高齢": "kouki_koureisha", "介護保険": "kaigo_hoken", "児童手当": "jidou_teate"}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    source: str
+    residents: int
+    households: int
+
+
+def _resident_from_row(row: dict[str, str], household: Household) -> Resident:
+    values: dict[str, object] = {field: row[column] for column, field in _TEXT_FIELDS.items()}
+    values.update({field: _parse_date(row[c]) if row[c] else None for c, field in _DATE_FIELDS.items()})
+    values.update({field: row[c] == "1" for c, field in _FLAG_FIELDS.items()})
+    kana = row["氏カナ"] + row["名カナ"]
+    return Resident(
+        atena_no=row["宛名番号"],
+        household=household,
+        kana_key=kana_search_key(kana or row["英字氏名"]),
+        **values,
+    )
+
+
+def residents_import_snapshot(*, data: bytes, source: str) -> ImportResult:
+    """Replace the resident mirror with a validated 住民記録 v1 full snapshot, in one transaction.
+
+    The whole file is validated first; on any problem ResidentFileRejected is raised, the ledger records the
+    rejection with its problems, and the residents already there stay untouched.
+    """
+    run = ImportRun.objects.create(
+        source=source, sha256=hashlib.sha256(data).hexdigest(), status=ImportStatus.RUNNING
+    )
+    try:
+        rows = parse_snapshot(data, source=source)
+    except ResidentFileRejected as rejected:
+        run.status = ImportStatus.REJECTED
+        run.error_count = rejected.total
+        run.errors = [{"row": p.row, "column": p.column, "reason": p.reason} for p in rejected.problems]
+        run.finished_at = timezone.now()
+        run.save()
+        logger.warning("resident import rejected: %s (%d problems)", source, rejected.total)
+        raise
+
+    with transaction.atomic():
+        Resident.objects.all().delete()
+        Household.objects.all().delete()
+        households = Household.objects.bulk_create(
+            [Household(setai_no=no) for no in dict.fromkeys(row["世帯番号"] for row in rows)], batch_size=2000
+        )
+        by_no = {h.setai_no: h for h in households}
+        Resident.objects.bulk_create(
+            [_resident_from_row(row, by_no[row["世帯番号"]]) for row in rows], batch_size=2000
+        )
+        run.status = ImportStatus.APPLIED
+        run.rows = len(rows)
+        run.finished_at = timezone.now()
+        run.save()
+        audit_record(actor=None, action=AuditAction.IMPORT, target_type="resident_snapshot",
+                     target_ref=str(run.pk), detail={"rows": len(rows)})
+    logger.info("resident import applied: %s (%d rows)", source, len(rows))
+    return ImportResult(source=source, residents=len(rows), households=len(households))
+
+
+def enqueue_export(*, kind: str, reception_no: str, header: list[str], row: list[str]) -> ExportItem:
+    """Put one reception's CSV row in the outbox. Call it inside the transaction that finishes the reception;
+    calling it again for the same (kind, reception_no) changes nothing."""
+    item, _ = ExportItem.objects.get_or_create(
+        kind=kind, reception_no=reception_no, defaults={"header": header, "row": row}
+    )
+    transaction.on_commit(_request_flush)
+    return item
+
+
+def _request_flush() -> None:
+    from .tasks import export_flush
+
+    try:
+        export_flush.delay()
+    except Exception:  # the broker may be down: the beat schedule flushes from the outbox later
+        logger.warning("could not queue export_flush; the scheduled flush will pick the rows up")
+
+
+def _batch_key(kind: str, now: dt.datetime, batch_id: int) -> str:
+    local = timezone.localtime(now)
+    return f"{settings.OUTBOUND_PREFIX}{kind}/{local:%Y%m%d}/{kind}_{local:%Y%m%d_%H%M%S}_{batch_id:06d}.csv"
+
+
+def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
+    """Write every pending outbox row to outbound storage; return the keys written.
+
+    Rows are first bound to a batch with a fixed key (durable), then the batch file is written. A batch whose
+    write fails stays pending and is written, under the same key, by the next flush.
+    """
+    storage = storage or default_storage()
+    with transaction.atomic():
+        for kind in ExportItem.objects.filter(batch=None).values_list("kind", flat=True).distinct():
+            batch = ExportBatch.objects.create(kind=kind, object_key=f"pending-{timezone.now().timestamp()}")
+            batch.object_key = _batch_key(kind, batch.created_at, batch.pk)
+            batch.save(update_fields=["object_key"])
+            ExportItem.objects.filter(batch=None, kind=kind).update(batch=batch)
+
+    written: list[str] = []
+    for batch in ExportBatch.objects.filter(written_at=None).order_by("pk"):
+        items = list(batch.items.order_by("pk"))
+        data = write_csv(items[0].header, (item.row for item in items))
+        try:
+            storage.put(batch.object_key, data)
+        except StorageError as exc:
+            ExportBatch.objects.filter(pk=batch.pk).update(attempts=batch.attempts + 1, last_error=str(exc))
+            logger.warning("export batch %s not written yet: %s", batch.pk, exc)
+            continue
+        ExportBatch.objects.filter(pk=batch.pk).update(written_at=timezone.now(), attempts=batch.attempts + 1,
+                                                       last_error="")
+        audit_record(actor=None, action=AuditAction.EXPORT, target_type="export_batch", target_ref=str(batch.pk),
+                     detail={"kind": batch.kind, "rows": len(items), "key": batch.object_key})
+        written.append(batch.object_key)
+    return written

@@ -1,0 +1,10 @@
+"""Celery tasks of the integrations app: thin wrappers around services."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="integrations.tasks.export_flush", acks_late=True)
+def export_flush() -> list[str]:
+    return services.export_flush()

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "madoguchi.accounts"
+    label = "accounts"
+    verbose_name = "職員・権限"

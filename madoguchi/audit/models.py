@@ -1,0 +1,48 @@
+"""The append-only audit log of every person's access to personal data (R-S3)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    VIEW = "view", _("閲覧")
+    SEARCH = "search", _("検索")
+    PRINT = "print", _("印刷")
+    EXPORT = "export", _("出力")
+    IMPORT = "import", _("取込")
+    ADMIN = "admin", _("管理操作")
+
+
+class AuditEvent(models.Model):
+    """Who did what to whose data, when. Records never change once written.
+
+    ``target_ref`` is an identifier (宛名番号, reception number), never a name or address; ``detail`` holds
+    the kind of query or the form used, never the query text's personal data.
+    """
+
+    at = models.DateTimeField(_("日時"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    actor_label = models.CharField(_("操作者"), max_length=150)
+    action = models.CharField(_("操作"), max_length=16, choices=AuditAction.choices)
+    target_type = models.CharField(_("対象種別"), max_length=32)
+    target_ref = models.CharField(_("対象"), max_length=64, blank=True, db_index=True)
+    detail = models.JSONField(_("詳細"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("監査記録")
+        verbose_name_plural = _("監査記録")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_type}:{self.target_ref}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("audit records are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit records are append-only")

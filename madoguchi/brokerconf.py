@@ -1,0 +1,24 @@
+"""Celery broker configuration from the environment, shared by the server (settings.py) and the counter-PC
+agent (devices.agent), which runs without Django. Plain Python only."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def var_dir() -> Path:
+    return Path(os.environ.get("MADOGUCHI_VAR_DIR") or BASE_DIR / "var")
+
+
+def broker_url() -> str:
+    """CELERY_BROKER_URL, else REDIS_URL, else the server-less filesystem transport."""
+    return os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "filesystem://"
+
+
+def broker_transport_options(url: str) -> dict[str, object]:
+    if url.startswith("filesystem"):
+        folder = str(Path(os.environ.get("CELERY_BROKER_DIR") or var_dir() / "broker"))
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return {"data_folder_in": folder, "data_folder_out": folder, "polling_interval": 0.2}
+    return {"visibility_timeout": 3600}

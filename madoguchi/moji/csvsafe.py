@@ -1,0 +1,34 @@
+"""CSV writing for RPA and the core system (domain.md §4): UTF-8 (optionally with BOM), CRLF, RFC 4180 quoting,
+values byte-exact. A value a spreadsheet would run as a formula is refused, never silently altered."""
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class UnsafeCsvValue(ValueError):
+    """A value that a spreadsheet would take for a formula."""
+
+
+def check_cell(value: str, *, row: int, column: str) -> None:
+    """Raise UnsafeCsvValue naming the row and column when ``value`` starts like a formula."""
+    if value.startswith(FORMULA_PREFIXES):
+        raise UnsafeCsvValue(
+            f"row {row}, column {column}: the value starts with {value[:1]!r}, which a spreadsheet would run "
+            "as a formula; correct the value"
+        )
+
+
+def write_csv(header: Sequence[str], rows: Iterable[Sequence[str]], *, bom: bool = False) -> bytes:
+    """Encode ``rows`` under ``header`` as UTF-8 CSV with CRLF line ends."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    for number, row in enumerate(rows, start=1):
+        for column, value in zip(header, row, strict=True):
+            check_cell(value, row=number, column=column)
+        writer.writerow(row)
+    data = buffer.getvalue().encode("utf-8")
+    return (b"\xef\xbb\xbf" + data) if bom else data

@@ -1,0 +1,182 @@
+"""The one settings module. Every value comes from the environment; with nothing set, the embedded
+default runs: SQLite under var/, a filesystem Celery broker, a local folder as object storage.
+
+Every variable is documented in .env.example.
+"""
+
+from pathlib import Path
+
+import environ
+
+from madoguchi import brokerconf
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = brokerconf.var_dir()
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-embedded-default-change-me")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "madoguchi.accounts",
+    "madoguchi.audit",
+    "integrations",
+    "devices",
+    "forms_engine",
+    "intake",
+    "counters",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "madoguchi.urls"
+WSGI_APPLICATION = "madoguchi.wsgi.application"
+ASGI_APPLICATION = "madoguchi.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'madoguchi.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets a search read the old data while an import writes the new (see integrations).
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # A file, not memory: browser tests run Celery workers in other processes against the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-madoguchi.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "counters:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_COOKIE_AGE = env.int("MADOGUCHI_SESSION_IDLE_SECONDS", default=30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+
+LANGUAGE_CODE = "ja"
+LANGUAGES = [("ja", "日本語"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("MADOGUCHI_TIME_ZONE", default="Asia/Tokyo")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# --- Celery -------------------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+# CELERY_BROKER_URL, else REDIS_URL, else kombu's filesystem transport under CELERY_BROKER_DIR (var/broker).
+CELERY_BROKER_URL = brokerconf.broker_url()
+CELERY_BROKER_TRANSPORT_OPTIONS = brokerconf.broker_transport_options(CELERY_BROKER_URL)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "integrations.tasks.residents_import*": {"queue": "imports"},
+    "integrations.tasks.inbound_*": {"queue": "imports"},
+    "integrations.tasks.export_*": {"queue": "exports"},
+    "forms_engine.tasks.*": {"queue": "render"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "export-flush": {"task": "integrations.tasks.export_flush", "schedule": 60.0},
+    "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Object storage (integrations.storage) ------------------------------------------------------------
+OBJECT_STORAGE = {
+    "BACKEND": env.str("OBJECT_STORAGE_BACKEND", default="local"),  # "local" or "s3"
+    "LOCAL_ROOT": env.str("OBJECT_STORAGE_LOCAL_ROOT", default=str(VAR_DIR / "objects")),
+    "BUCKET": env.str("OBJECT_STORAGE_BUCKET", default="madoguchi"),
+    "ENDPOINT_URL": env.str("OBJECT_STORAGE_ENDPOINT_URL", default="") or None,
+    "REGION": env.str("OBJECT_STORAGE_REGION", default="ap-northeast-1"),
+}
+INBOUND_PREFIX = env.str("MADOGUCHI_INBOUND_PREFIX", default="inbound/")
+OUTBOUND_PREFIX = env.str("MADOGUCHI_OUTBOUND_PREFIX", default="outbound/")
+
+# --- Domain settings ----------------------------------------------------------------------------------
+# M11W2-7 check digit of 宛名番号 / 世帯番号: what a result of 10 becomes differs by city (domain.md §1).
+MADOGUCHI_CHECK_DIGIT_TEN = env.str("MADOGUCHI_CHECK_DIGIT_TEN", default="0")
+MADOGUCHI_CITY_NAME = env.str("MADOGUCHI_CITY_NAME", default="窓口市")
+# The font stack for PDFs: an MJ font must come first or IVS are silently ignored (domain.md §3).
+MADOGUCHI_PDF_FONT_FAMILY = env.list("MADOGUCHI_PDF_FONT_FAMILY", default=["IPAmj明朝", "IPAmjMincho"])
+MADOGUCHI_GJ_FONT_PATH = env.str("MADOGUCHI_GJ_FONT_PATH", default="")
+
+# --- Devices ------------------------------------------------------------------------------------------
+# Seconds after which a print job not yet confirmed by its agent is sent again.
+MADOGUCHI_PRINT_REDISPATCH_SECONDS = env.int("MADOGUCHI_PRINT_REDISPATCH_SECONDS", default=60)
+
+# --- Logging: structured, never personal data --------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("MADOGUCHI_LOG_LEVEL", default="INFO")},
+}
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    CSRF_COOKIE_HTTPONLY = False
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("healthz", healthz),
+    path("accounts/", include("madoguchi.accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("devices/", include("devices.urls")),
+    path("", include("counters.urls")),
+]
