@@ -35,7 +35,7 @@ def print_pdf(self: Task, *, job_id: int) -> None:
     try:
         pdf = client.print_job_pdf(job_id)
         if pdf is None:
-            logger.info("print job %s already done", job_id)
+            logger.info("print job %s: nothing to print (done already or not this terminal's)", job_id)
             return
         try:
             where = a4_printer(config).print_pdf(name=f"job-{job_id}.pdf", pdf=pdf)

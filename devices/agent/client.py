@@ -26,9 +26,10 @@ class ServerClient:
         return self.http.request(method, self.config.server_url + path, data=body, headers=headers, timeout=30)
 
     def print_job_pdf(self, job_id: int) -> bytes | None:
-        """The job's PDF, or None when the server says it is no longer queued (already printed)."""
+        """The job's PDF; None when there is nothing to print: the job is done already (410), or the server
+        refuses it to this terminal (403/404), which retrying would not change."""
         response = self._request("GET", f"/devices/api/print-jobs/{job_id}/pdf")
-        if response.status_code == 410:
+        if response.status_code in {403, 404, 410}:
             return None
         response.raise_for_status()
         return response.content

@@ -1,0 +1,13 @@
+"""Reading PDFs the way an operator would: poppler's pdffonts and pdftotext."""
+
+import subprocess
+from pathlib import Path
+
+
+def pdf_fonts(path: Path) -> str:
+    return subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
