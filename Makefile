@@ -1,0 +1,48 @@
+# madoguchi: the two commands. `make demo` runs the whole system on embedded defaults; `make test` runs every test.
+# Both install what they need: system packages with apt-get when run as root, Python packages from uv.lock.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+UV_VERSION := 0.13.8
+# What WeasyPrint and MJ+ rendering need (domain.md §3).
+DEMO_PACKAGES := fonts-ipamj-mincho libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
+# Tests also read PDFs back (poppler) and drive Debian's Chromium.
+TEST_PACKAGES := $(DEMO_PACKAGES) poppler-utils chromium
+TEST_VAR := $(CURDIR)/var/test
+
+.PHONY: demo test lint typecheck pytest system-demo system-test venv clean
+
+demo: system-demo venv
+	$(VENV)/bin/python -m madoguchi.demo
+
+test: system-test venv
+	rm -rf "$(TEST_VAR)" && mkdir -p "$(TEST_VAR)"
+	$(MAKE) --no-print-directory lint typecheck
+	MADOGUCHI_VAR_DIR="$(TEST_VAR)" $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy .
+
+venv: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "madoguchi needs Python 3.11, found " + sys.version' 
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+	# --inexact keeps uv itself, which is not in the lock file.
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --locked --inexact --python $(VENV)/bin/python
+	touch $@
+
+system-demo:
+	@.ci/system-packages $(DEMO_PACKAGES)
+
+system-test:
+	@.ci/system-packages $(TEST_PACKAGES)
+
+clean:
+	rm -rf var/ $(VENV)
