@@ -12,5 +12,16 @@ class CounterAdmin(admin.ModelAdmin):
 class CounterSessionAdmin(admin.ModelAdmin):
     list_display = ("reception_no", "counter", "clerk", "state", "opened_at", "finished_at")
     list_filter = ("state", "counter")
-    readonly_fields = ("reception_no", "counter", "clerk", "state", "atena_no", "form_code", "form_version",
-                       "print_job", "opened_at", "identified_at", "finished_at")
+    readonly_fields = (
+        "reception_no",
+        "counter",
+        "clerk",
+        "state",
+        "atena_no",
+        "form_code",
+        "form_version",
+        "print_job",
+        "opened_at",
+        "identified_at",
+        "finished_at",
+    )

@@ -33,7 +33,9 @@ class CounterSession(models.Model):
     counter = models.ForeignKey(Counter, on_delete=models.PROTECT, related_name="sessions")
     clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     reception_no = models.CharField(_("受付番号"), max_length=32, unique=True)
-    state = models.CharField(_("状態"), max_length=16, choices=SessionState.choices, default=SessionState.RECEPTION)
+    state = models.CharField(
+        _("状態"), max_length=16, choices=SessionState.choices, default=SessionState.RECEPTION
+    )
     atena_no = models.CharField(_("宛名番号"), max_length=20, blank=True)
     form_code = models.CharField(_("様式"), max_length=64, blank=True)
     form_version = models.PositiveIntegerField(_("様式の版"), null=True, blank=True)

@@ -20,7 +20,11 @@ def counters_all() -> QuerySet[Counter]:
 
 
 def counter_sessions_open(*, clerk: Any) -> QuerySet[CounterSession]:
-    return CounterSession.objects.select_related("counter").filter(clerk=clerk).exclude(state=SessionState.FINISHED)
+    return (
+        CounterSession.objects.select_related("counter")
+        .filter(clerk=clerk)
+        .exclude(state=SessionState.FINISHED)
+    )
 
 
 def person_context(resident: Resident) -> dict[str, Any]:
@@ -49,8 +53,9 @@ def person_context(resident: Resident) -> dict[str, Any]:
     }
 
 
-def form_context(*, resident: Resident, reception_no: str, event: str = "", today: dt.date | None = None
-                 ) -> dict[str, Any]:
+def form_context(
+    *, resident: Resident, reception_no: str, event: str = "", today: dt.date | None = None
+) -> dict[str, Any]:
     """The whole context of a form for one resident: the person, their household, the reception, today."""
     return {
         "city": {"name": settings.MADOGUCHI_CITY_NAME},

@@ -35,7 +35,9 @@ def counter_session_open(*, counter: Counter, clerk: Any) -> CounterSession:
         Counter.objects.select_for_update().get(pk=counter.pk)
         prefix = f"{today:%Y%m%d}-{counter.code}-"
         count = CounterSession.objects.filter(reception_no__startswith=prefix).count()
-        return CounterSession.objects.create(counter=counter, clerk=clerk, reception_no=f"{prefix}{count + 1:04d}")
+        return CounterSession.objects.create(
+            counter=counter, clerk=clerk, reception_no=f"{prefix}{count + 1:04d}"
+        )
 
 
 def _resident_for(session: CounterSession) -> Resident:
@@ -56,8 +58,13 @@ def counter_session_identify(*, session: CounterSession, atena_no: str, actor: A
     session.state = SessionState.IDENTIFIED
     session.identified_at = timezone.now()
     session.save(update_fields=["atena_no", "state", "identified_at"])
-    audit_record(actor=actor, action=AuditAction.VIEW, target_type="resident", target_ref=resident.atena_no,
-                 detail={"reception_no": session.reception_no})
+    audit_record(
+        actor=actor,
+        action=AuditAction.VIEW,
+        target_type="resident",
+        target_ref=resident.atena_no,
+        detail={"reception_no": session.reception_no},
+    )
     return resident
 
 
@@ -65,10 +72,16 @@ def counter_session_form_pdf(*, session: CounterSession, actor: Any, code: str =
     """The prefilled form as a PDF, for viewing in the browser; audited as a view of the resident's data."""
     resident = _resident_for(session)
     version = form_version_current(code=code)
-    pdf = render_packet_pdf([(render_source(version=version), form_context(resident=resident,
-                                                                            reception_no=session.reception_no))])
-    audit_record(actor=actor, action=AuditAction.VIEW, target_type="resident", target_ref=resident.atena_no,
-                 detail={"reception_no": session.reception_no, "form": code, "version": version.number})
+    pdf = render_packet_pdf(
+        [(render_source(version=version), form_context(resident=resident, reception_no=session.reception_no))]
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.VIEW,
+        target_type="resident",
+        target_ref=resident.atena_no,
+        detail={"reception_no": session.reception_no, "form": code, "version": version.number},
+    )
     return pdf
 
 
@@ -76,7 +89,9 @@ def counter_session_finish(*, session: CounterSession, actor: Any, code: str = J
     """Finish the visit: print the form on the counter's terminal and put its CSV row in the outbox,
     in one transaction. Finishing twice is refused."""
     if session.state != SessionState.IDENTIFIED:
-        raise SessionError(f"{session.reception_no} cannot be finished in state {session.get_state_display()}")
+        raise SessionError(
+            f"{session.reception_no} cannot be finished in state {session.get_state_display()}"
+        )
     terminal = session.counter.terminal
     if terminal is None:
         raise SessionError(f"counter {session.counter.code} has no terminal to print on")
@@ -90,14 +105,23 @@ def counter_session_finish(*, session: CounterSession, actor: Any, code: str = J
         locked = CounterSession.objects.select_for_update().get(pk=session.pk)
         if locked.state != SessionState.IDENTIFIED:
             raise SessionError(f"{session.reception_no} is already finished")
-        job = print_job_create(terminal=terminal, title=f"{version.template.name} {session.reception_no}", pdf=pdf,
-                               requested_by=actor)
+        job = print_job_create(
+            terminal=terminal,
+            title=f"{version.template.name} {session.reception_no}",
+            pdf=pdf,
+            requested_by=actor,
+        )
         enqueue_export(kind=code, reception_no=session.reception_no, header=header, row=row)
         locked.state = SessionState.FINISHED
         locked.finished_at = timezone.now()
         locked.form_code, locked.form_version, locked.print_job = code, version.number, job
         locked.save(update_fields=["state", "finished_at", "form_code", "form_version", "print_job"])
-        audit_record(actor=actor, action=AuditAction.PRINT, target_type="resident", target_ref=resident.atena_no,
-                     detail={"reception_no": session.reception_no, "form": code, "print_job": job.pk})
+        audit_record(
+            actor=actor,
+            action=AuditAction.PRINT,
+            target_type="resident",
+            target_ref=resident.atena_no,
+            detail={"reception_no": session.reception_no, "form": code, "print_job": job.pk},
+        )
     session.refresh_from_db()
     return job

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from devices.selectors import print_job_get
 from forms_engine.models import FormVersion
-from integrations import selectors as mirror
 from intake.selectors import ResidentSearch, SearchKind, resident_search
+from integrations import selectors as mirror
 from madoguchi.accounts.roles import Role, role_required
 
 from . import selectors, services
@@ -28,17 +28,23 @@ LONG_POLL_SECONDS = 20.0
 def _own_session(request: HttpRequest, reception_no: str) -> CounterSession:
     """The session, only for the clerk working it (one clerk per session)."""
     return get_object_or_404(
-        CounterSession.objects.select_related("counter__terminal"), reception_no=reception_no, clerk=request.user
+        CounterSession.objects.select_related("counter__terminal"),
+        reception_no=reception_no,
+        clerk=request.user,
     )
 
 
 @login_required
 @clerk_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "counters/home.html", {
-        "counters": selectors.counters_all(),
-        "open_sessions": selectors.counter_sessions_open(clerk=request.user),
-    })
+    return render(
+        request,
+        "counters/home.html",
+        {
+            "counters": selectors.counters_all(),
+            "open_sessions": selectors.counter_sessions_open(clerk=request.user),
+        },
+    )
 
 
 @require_POST
@@ -64,10 +70,18 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
         )
     resident = mirror.resident_get(atena_no=session.atena_no) if session.atena_no else None
     household = list(mirror.household_members(resident=resident)) if resident else []
-    return render(request, "counters/session.html", {
-        "session": session, "form": form, "results": results, "resident": resident, "household": household,
-        "print_job": session.print_job,
-    })
+    return render(
+        request,
+        "counters/session.html",
+        {
+            "session": session,
+            "form": form,
+            "results": results,
+            "resident": resident,
+            "household": household,
+            "print_job": session.print_job,
+        },
+    )
 
 
 @require_POST
@@ -76,8 +90,9 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
 def session_identify(request: HttpRequest, reception_no: str) -> HttpResponse:
     session = _own_session(request, reception_no)
     try:
-        services.counter_session_identify(session=session, atena_no=request.POST.get("atena_no", ""),
-                                          actor=request.user)
+        services.counter_session_identify(
+            session=session, atena_no=request.POST.get("atena_no", ""), actor=request.user
+        )
     except services.SessionError as error:
         messages.error(request, str(error))
     return redirect("counters:session", reception_no=reception_no)
@@ -127,8 +142,10 @@ def session_print_status(request: HttpRequest, reception_no: str) -> JsonRespons
         if status != known or time.monotonic() >= deadline:
             break
         time.sleep(0.25)
-    return JsonResponse({
-        "status": status,
-        "label": job.get_status_display() if job else "",
-        "message": job.message if job else "",
-    })
+    return JsonResponse(
+        {
+            "status": status,
+            "label": job.get_status_display() if job else "",
+            "message": job.message if job else "",
+        }
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -19,7 +20,7 @@ def _terminal(request: HttpRequest) -> services.Terminal:
 
 
 @require_GET
-def print_job_pdf(request: HttpRequest, job_id: int) -> HttpResponse:
+def print_job_pdf(request: HttpRequest, job_id: int) -> HttpResponseBase:
     """The PDF of a job for the agent to print; 410 when it is no longer queued (already printed)."""
     try:
         job = services.print_job_for_terminal(terminal=_terminal(request), job_id=job_id)
@@ -41,7 +42,10 @@ def agent_event(request: HttpRequest) -> HttpResponse:
         if kind not in {"print.done", "print.failed"}:
             return JsonResponse({"error": f"unknown event type {kind!r}"}, status=400)
         job = services.print_job_report(
-            terminal=terminal, job_id=int(event["job"]), ok=kind == "print.done", message=str(event.get("message", ""))
+            terminal=terminal,
+            job_id=int(event["job"]),
+            ok=kind == "print.done",
+            message=str(event.get("message", "")),
         )
     except services.EventRefused as refused:
         return JsonResponse({"error": str(refused)}, status=403)

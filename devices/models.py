@@ -37,7 +37,9 @@ class PrintJob(models.Model):
     terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="print_jobs")
     title = models.CharField(_("文書名"), max_length=200)
     pdf = models.FileField(upload_to="print-jobs/%Y/%m/%d/")
-    status = models.CharField(_("状態"), max_length=16, choices=PrintStatus.choices, default=PrintStatus.QUEUED)
+    status = models.CharField(
+        _("状態"), max_length=16, choices=PrintStatus.choices, default=PrintStatus.QUEUED
+    )
     message = models.CharField(_("メッセージ"), max_length=300, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -36,7 +36,9 @@ def print_job_dispatch(*, job: PrintJob) -> None:
     except Exception:
         logger.warning("print job %s: broker unreachable, will redispatch", job.pk)
         return
-    PrintJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now(), dispatch_count=job.dispatch_count + 1)
+    PrintJob.objects.filter(pk=job.pk).update(
+        dispatched_at=timezone.now(), dispatch_count=job.dispatch_count + 1
+    )
 
 
 def print_jobs_redispatch() -> int:

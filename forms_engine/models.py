@@ -31,16 +31,22 @@ class FormVersion(models.Model):
 
     template = models.ForeignKey(FormTemplate, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField(_("版"))
-    status = models.CharField(_("状態"), max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    status = models.CharField(
+        _("状態"), max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT
+    )
     effective_from = models.DateField(_("適用開始日"), null=True, blank=True)
     body = models.TextField(_("本文テンプレート"))
     css = models.TextField(_("スタイル"), blank=True)
-    csv_columns = models.JSONField(_("CSV列"), default=list, help_text=_("[[header, template expression], …]"))
+    csv_columns = models.JSONField(
+        _("CSV列"), default=list, help_text=_("[[header, template expression], …]")
+    )
 
     class Meta:
         verbose_name = _("様式の版")
         verbose_name_plural = _("様式の版")
-        constraints = [models.UniqueConstraint(fields=["template", "number"], name="form_version_number_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "number"], name="form_version_number_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.template.code} v{self.number}"

@@ -79,7 +79,9 @@ def render_html(source: RenderSource, context: Mapping[str, Any]) -> str:
 
 def render_packet_html(pages: Sequence[tuple[RenderSource, Mapping[str, Any]]]) -> str:
     """One HTML document holding several forms, each starting on a new page."""
-    styles = "".join(f"<style>{source.css}</style>" for source in dict((s.code, s) for s, _ in pages).values())
+    styles = "".join(
+        f"<style>{source.css}</style>" for source in dict((s.code, s) for s, _ in pages).values()
+    )
     bodies = "".join(
         f'<section class="form form-{source.code}" style="page-break-after: always">'
         f"{render_html(source, context)}</section>"

@@ -25,7 +25,9 @@ class ResidentSearch:
     query: str
 
 
-def resident_search(*, actor: Any, search: ResidentSearch, page: int = 1, per_page: int = 20) -> Page[Resident]:
+def resident_search(
+    *, actor: Any, search: ResidentSearch, page: int = 1, per_page: int = 20
+) -> Page[Resident]:
     """Search residents and audit-log the search (who, what kind of query; never the query text)."""
     query = search.query.strip()
     if search.kind is SearchKind.ATENA_NO:
@@ -33,6 +35,10 @@ def resident_search(*, actor: Any, search: ResidentSearch, page: int = 1, per_pa
     else:
         results = mirror.residents_by_kana(kana=query)
     paged = Paginator(results.order_by("kana_key", "atena_no"), per_page).get_page(page)
-    audit_record(actor=actor, action=AuditAction.SEARCH, target_type="resident",
-                 detail={"kind": search.kind.value, "results": paged.paginator.count})
+    audit_record(
+        actor=actor,
+        action=AuditAction.SEARCH,
+        target_type="resident",
+        detail={"kind": search.kind.value, "results": paged.paginator.count},
+    )
     return paged

@@ -68,8 +68,14 @@ def decode_file(data: bytes, *, source: str) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise ResidentFileRejected(
             source,
-            [FileProblem(line, "", f"not UTF-8: byte 0x{data[exc.start]:02X} at offset {exc.start} "
-                                   "(the file must be UTF-8; Shift_JIS cannot carry MJ+ characters)")],
+            [
+                FileProblem(
+                    line,
+                    "",
+                    f"not UTF-8: byte 0x{data[exc.start]:02X} at offset {exc.start} "
+                    "(the file must be UTF-8; Shift_JIS cannot carry MJ+ characters)",
+                )
+            ],
             total=1,
         ) from exc
 
@@ -93,7 +99,9 @@ def parse_snapshot(data: bytes, *, source: str) -> list[dict[str, str]]:
     except StopIteration:
         raise ResidentFileRejected(source, [FileProblem(0, "", "the file is empty")], total=1) from None
     except csv.Error as exc:
-        raise ResidentFileRejected(source, [FileProblem(1, "", f"broken CSV header: {exc}")], total=1) from exc
+        raise ResidentFileRejected(
+            source, [FileProblem(1, "", f"broken CSV header: {exc}")], total=1
+        ) from exc
 
     missing = [c for c in JUKI_V1_COLUMNS if c not in header]
     unknown = [c for c in header if c not in JUKI_V1_COLUMNS]
@@ -118,7 +126,9 @@ def parse_snapshot(data: bytes, *, source: str) -> list[dict[str, str]]:
             _check_row(row, line_no, problems)
             atena = row["宛名番号"]
             if atena in seen_atena:
-                problems.add(line_no, "宛名番号", f"duplicate 宛名番号 (first seen in row {seen_atena[atena]})")
+                problems.add(
+                    line_no, "宛名番号", f"duplicate 宛名番号 (first seen in row {seen_atena[atena]})"
+                )
             else:
                 seen_atena[atena] = line_no
             rows.append(row)

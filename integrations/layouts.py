@@ -27,7 +27,9 @@ CODE_COLUMNS: Final[dict[str, frozenset[str]]] = {
     "児童手当": frozenset({"0", "1"}),
     "国民年金種別": frozenset({"1", "2", "3"}),
 }
-REQUIRED_COLUMNS: Final = frozenset({"宛名番号", "世帯番号", "住民種別", "住民状態", "生年月日", "性別", "住所"})
+REQUIRED_COLUMNS: Final = frozenset(
+    {"宛名番号", "世帯番号", "住民種別", "住民状態", "生年月日", "性別", "住所"}
+)
 MJ_TEXT_COLUMNS: Final = frozenset(
     {"氏", "名", "旧氏", "通称", "世帯主氏名", "住所", "方書", "転入前住所", "本籍", "筆頭者"}
 )

@@ -128,7 +128,9 @@ class ExportItem(models.Model):
     header = models.JSONField()
     row = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
-    batch = models.ForeignKey(ExportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="items")
+    batch = models.ForeignKey(
+        ExportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="items"
+    )
 
     class Meta:
         verbose_name = _("出力待ち")

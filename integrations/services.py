@@ -36,7 +36,12 @@ _DATE_FIELDS = {
     "生年月日": "birth_date", "住民となった年月日": "became_resident_on", "住所を定めた年月日": "address_set_on",
     "在留期間満了日": "zairyuu_expires_on", "異動年月日": "idou_date",
 }  # fmt: skip
-_FLAG_FIELDS = {"国保": "kokuho", "後期高齢": "kouki_koureisha", "介護保険": "kaigo_hoken", "児童手当": "jidou_teate"}
+_FLAG_FIELDS = {
+    "国保": "kokuho",
+    "後期高齢": "kouki_koureisha",
+    "介護保険": "kaigo_hoken",
+    "児童手当": "jidou_teate",
+}
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,13 @@ def residents_import_snapshot(*, data: bytes, source: str) -> ImportResult:
         run.rows = len(rows)
         run.finished_at = timezone.now()
         run.save()
-        audit_record(actor=None, action=AuditAction.IMPORT, target_type="resident_snapshot",
-                     target_ref=str(run.pk), detail={"rows": len(rows)})
+        audit_record(
+            actor=None,
+            action=AuditAction.IMPORT,
+            target_type="resident_snapshot",
+            target_ref=str(run.pk),
+            detail={"rows": len(rows)},
+        )
     logger.info("resident import applied: %s (%d rows)", source, len(rows))
     return ImportResult(source=source, residents=len(rows), households=len(households))
 
@@ -147,9 +157,15 @@ def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
             ExportBatch.objects.filter(pk=batch.pk).update(attempts=batch.attempts + 1, last_error=str(exc))
             logger.warning("export batch %s not written yet: %s", batch.pk, exc)
             continue
-        ExportBatch.objects.filter(pk=batch.pk).update(written_at=timezone.now(), attempts=batch.attempts + 1,
-                                                       last_error="")
-        audit_record(actor=None, action=AuditAction.EXPORT, target_type="export_batch", target_ref=str(batch.pk),
-                     detail={"kind": batch.kind, "rows": len(items), "key": batch.object_key})
+        ExportBatch.objects.filter(pk=batch.pk).update(
+            written_at=timezone.now(), attempts=batch.attempts + 1, last_error=""
+        )
+        audit_record(
+            actor=None,
+            action=AuditAction.EXPORT,
+            target_type="export_batch",
+            target_ref=str(batch.pk),
+            detail={"kind": batch.kind, "rows": len(items), "key": batch.object_key},
+        )
         written.append(batch.object_key)
     return written

@@ -70,7 +70,9 @@ class LocalFolderStorage:
         if not self.root.exists():
             return []
         keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
-        return sorted(k for k in keys if k.startswith(prefix) and not PurePosixPath(k).name.startswith(".tmp-"))
+        return sorted(
+            k for k in keys if k.startswith(prefix) and not PurePosixPath(k).name.startswith(".tmp-")
+        )
 
     def describe(self, key: str) -> str:
         return str(self.root / key)
@@ -79,8 +81,9 @@ class LocalFolderStorage:
 class S3Storage:
     """An S3 bucket (Government Cloud S3 or any S3-compatible store) through boto3."""
 
-    def __init__(self, bucket: str, *, endpoint_url: str | None = None, region: str | None = None,
-                 client: Any = None) -> None:
+    def __init__(
+        self, bucket: str, *, endpoint_url: str | None = None, region: str | None = None, client: Any = None
+    ) -> None:
         import boto3
         from botocore.config import Config
 
@@ -89,7 +92,9 @@ class S3Storage:
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+            config=Config(
+                retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30
+            ),
         )
 
     def _call(self, key: str, operation: str, **kwargs: Any) -> Any:

@@ -11,10 +11,12 @@ from pathlib import Path
 import boto3
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from forms_engine.services import form_starter_pack_load
 from integrations.services import ImportResult, residents_import_snapshot
 from integrations.storage import LocalFolderStorage, S3Storage
+from madoguchi.accounts.models import User
 
 from .factories import PASSWORD, UserFactory, juki_csv, juki_row
 
@@ -29,16 +31,19 @@ def free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_storage(settings: object, tmp_path: Path) -> None:
+def _isolated_storage(settings: Settings, tmp_path: Path) -> None:
     """Every test gets its own object-storage folder and media folder."""
-    settings.OBJECT_STORAGE = {**settings.OBJECT_STORAGE, "BACKEND": "local",  # type: ignore[attr-defined]
-                               "LOCAL_ROOT": str(tmp_path / "objects")}
-    settings.MEDIA_ROOT = str(tmp_path / "media")  # type: ignore[attr-defined]
+    settings.OBJECT_STORAGE = {
+        **settings.OBJECT_STORAGE,
+        "BACKEND": "local",
+        "LOCAL_ROOT": str(tmp_path / "objects"),
+    }
+    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 @pytest.fixture
-def local_storage(settings: object) -> LocalFolderStorage:
-    return LocalFolderStorage(settings.OBJECT_STORAGE["LOCAL_ROOT"])  # type: ignore[attr-defined]
+def local_storage(settings: Settings) -> LocalFolderStorage:
+    return LocalFolderStorage(settings.OBJECT_STORAGE["LOCAL_ROOT"])
 
 
 @pytest.fixture(scope="session")
@@ -54,15 +59,20 @@ def s3_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch, settings: object) -> Iterator[S3Storage]:
+def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[S3Storage]:
     """A fresh bucket on the moto server, configured as the default object storage."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     name = f"madoguchi-{free_port()}"
     client.create_bucket(Bucket=name)
-    settings.OBJECT_STORAGE = {"BACKEND": "s3", "LOCAL_ROOT": "", "BUCKET": name,  # type: ignore[attr-defined]
-                               "ENDPOINT_URL": s3_server, "REGION": "us-east-1"}
+    settings.OBJECT_STORAGE = {
+        "BACKEND": "s3",
+        "LOCAL_ROOT": "",
+        "BUCKET": name,
+        "ENDPOINT_URL": s3_server,
+        "REGION": "us-east-1",
+    }
     yield S3Storage(name, endpoint_url=s3_server, region="us-east-1")
 
 
@@ -75,25 +85,45 @@ def starter_forms(db: None) -> None:
 def small_city(db: None) -> ImportResult:
     """Three households; person 1 is 葛+U+E0102 西, person 2 𠮷田, person 3 and 4 share household 3."""
     rows = [
-        juki_row(1, 氏=IVS_NAME, 名="花子", 氏カナ="カサイ", 名カナ="ハナコ", 性別="2", 世帯主氏名=f"{IVS_NAME}　花子",
-                 住所="窓口市葛西町二丁目3番4号", 方書="メゾン窓口 203号"),
-        juki_row(2, 氏=KICHI_NAME, 名="一郎", 氏カナ="ヨシダ", 名カナ="イチロウ", 世帯主氏名=f"{KICHI_NAME}　一郎"),
+        juki_row(
+            1,
+            氏=IVS_NAME,
+            名="花子",
+            氏カナ="カサイ",
+            名カナ="ハナコ",
+            性別="2",
+            世帯主氏名=f"{IVS_NAME}　花子",
+            住所="窓口市葛西町二丁目3番4号",
+            方書="メゾン窓口 203号",
+        ),
+        juki_row(
+            2, 氏=KICHI_NAME, 名="一郎", 氏カナ="ヨシダ", 名カナ="イチロウ", 世帯主氏名=f"{KICHI_NAME}　一郎"
+        ),
         juki_row(3, 氏="髙橋", 名="健", 氏カナ="タカハシ", 名カナ="ケン"),
-        juki_row(4, 氏="髙橋", 名="ゆい", 氏カナ="タカハシ", 名カナ="ユイ", 続柄="子", 生年月日="2015-06-01",
-                 世帯番号=juki_row(3)["世帯番号"], 世帯主氏名="髙橋　健"),
+        juki_row(
+            4,
+            氏="髙橋",
+            名="ゆい",
+            氏カナ="タカハシ",
+            名カナ="ユイ",
+            続柄="子",
+            生年月日="2015-06-01",
+            世帯番号=juki_row(3)["世帯番号"],
+            世帯主氏名="髙橋　健",
+        ),
     ]
     return residents_import_snapshot(data=juki_csv(rows), source="small-city.csv")
 
 
 @pytest.fixture
-def clerk(db: None) -> object:
-    return UserFactory(roles=["clerk"])
+def clerk(db: None) -> User:
+    return UserFactory.create(roles=["clerk"])
 
 
 @pytest.fixture
-def clerk_client(clerk: object) -> Client:
+def clerk_client(clerk: User) -> Client:
     client = Client()
-    assert client.login(username=clerk.username, password=PASSWORD)  # type: ignore[attr-defined]
+    assert client.login(username=clerk.username, password=PASSWORD)
     return client
 
 
@@ -116,5 +146,12 @@ def manage_py(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 
     root = Path(__file__).resolve().parent.parent
     full_env = {**os.environ, "DATABASE_URL": database_url_for_tests(), **(env or {})}
-    return subprocess.run([sys.executable, str(root / "manage.py"), *args], capture_output=True, text=True,
-                          check=False, env=full_env, cwd=root, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(root / "manage.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=full_env,
+        cwd=root,
+        timeout=120,
+    )

@@ -15,10 +15,10 @@ from integrations.layouts import JUKI_V1_COLUMNS
 from madoguchi.accounts.models import User
 from madoguchi.moji.checkdigit import with_check_digit
 
-PASSWORD = "correct horse battery staple"  # noqa: S105
+PASSWORD = "correct horse battery staple"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -28,14 +28,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def roles(self, create: bool, extracted: Iterable[str] | None, **kwargs: object) -> None:
+    def roles(obj: User, create: bool, extracted: Iterable[str] | None, **kwargs: object) -> None:
         if create:
-            self.save()
+            obj.save()
             for role in extracted or ():
-                self.groups.add(Group.objects.get(name=role))
+                obj.groups.add(Group.objects.get(name=role))
 
 
-class TerminalFactory(factory.django.DjangoModelFactory):
+class TerminalFactory(factory.django.DjangoModelFactory[Terminal]):
     class Meta:
         model = Terminal
 
@@ -44,7 +44,7 @@ class TerminalFactory(factory.django.DjangoModelFactory):
     secret = factory.Sequence(lambda n: f"secret-{n}")
 
 
-class CounterFactory(factory.django.DjangoModelFactory):
+class CounterFactory(factory.django.DjangoModelFactory[Counter]):
     class Meta:
         model = Counter
 
@@ -62,19 +62,36 @@ def atena(n: int) -> str:
 def juki_row(n: int, **values: str) -> dict[str, str]:
     """One canonical row for person ``n`` (household ``n``), with ``values`` overriding columns."""
     row = dict.fromkeys(JUKI_V1_COLUMNS, "")
-    row.update({
-        "宛名番号": atena(n), "世帯番号": with_check_digit(f"{900000000 + n:09d}", ten="0"),
-        "住民種別": "1", "住民状態": "1", "氏": "山田", "名": f"太郎{n}", "氏カナ": "ヤマダ", "名カナ": "タロウ",
-        "生年月日": "1980-01-01", "性別": "1", "続柄": "世帯主", "世帯主氏名": f"山田　太郎{n}",
-        "郵便番号": "7600001", "住所": "窓口市中央町一丁目1番1号", "国保": "0", "後期高齢": "0", "介護保険": "0",
-        "児童手当": "0", "更新日時": "2026-11-01T09:00:00+09:00",
-    })
+    row.update(
+        {
+            "宛名番号": atena(n),
+            "世帯番号": with_check_digit(f"{900000000 + n:09d}", ten="0"),
+            "住民種別": "1",
+            "住民状態": "1",
+            "氏": "山田",
+            "名": f"太郎{n}",
+            "氏カナ": "ヤマダ",
+            "名カナ": "タロウ",
+            "生年月日": "1980-01-01",
+            "性別": "1",
+            "続柄": "世帯主",
+            "世帯主氏名": f"山田　太郎{n}",
+            "郵便番号": "7600001",
+            "住所": "窓口市中央町一丁目1番1号",
+            "国保": "0",
+            "後期高齢": "0",
+            "介護保険": "0",
+            "児童手当": "0",
+            "更新日時": "2026-11-01T09:00:00+09:00",
+        }
+    )
     row.update(values)
     return row
 
 
-def juki_csv(rows: Iterable[dict[str, str]], *, columns: Iterable[str] = JUKI_V1_COLUMNS,
-             encoding: str = "utf-8") -> bytes:
+def juki_csv(
+    rows: Iterable[dict[str, str]], *, columns: Iterable[str] = JUKI_V1_COLUMNS, encoding: str = "utf-8"
+) -> bytes:
     buffer = io.StringIO(newline="")
     cols = list(columns)
     writer = csv.writer(buffer, lineterminator="\r\n")

@@ -7,8 +7,18 @@ from .config import AgentConfig
 def main() -> None:
     config = AgentConfig.from_env()
     agent_app.worker_main(
-        ["worker", "-Q", f"terminal.{config.terminal}", "-n", f"agent-{config.terminal}@%h",
-         "--pool=solo", "--without-gossip", "--without-mingle", "-l", "info"]
+        [
+            "worker",
+            "-Q",
+            f"terminal.{config.terminal}",
+            "-n",
+            f"agent-{config.terminal}@%h",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+        ]
     )
 
 

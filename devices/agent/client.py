@@ -23,7 +23,9 @@ class ServerClient:
         )
         if body:
             headers["Content-Type"] = "application/json"
-        return self.http.request(method, self.config.server_url + path, data=body, headers=headers, timeout=30)
+        return self.http.request(
+            method, self.config.server_url + path, data=body, headers=headers, timeout=30
+        )
 
     def print_job_pdf(self, job_id: int) -> bytes | None:
         """The job's PDF; None when there is nothing to print: the job is done already (410), or the server

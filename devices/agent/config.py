@@ -19,7 +19,9 @@ class AgentConfig:
 
     @classmethod
     def from_env(cls) -> AgentConfig:
-        missing = [v for v in ("MADOGUCHI_TERMINAL_CODE", "MADOGUCHI_TERMINAL_SECRET") if not os.environ.get(v)]
+        missing = [
+            v for v in ("MADOGUCHI_TERMINAL_CODE", "MADOGUCHI_TERMINAL_SECRET") if not os.environ.get(v)
+        ]
         if missing:
             raise SystemExit(f"agent: set {', '.join(missing)} (see .env.example)")
         return cls(

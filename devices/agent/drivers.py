@@ -42,11 +42,16 @@ class CupsA4Printer:
         self.queue = queue
 
     def print_pdf(self, *, name: str, pdf: bytes) -> str:
-        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            ["lp", "-d", self.queue, "-t", name, "-"], input=pdf, capture_output=True, check=False  # noqa: S607
+        result = subprocess.run(
+            ["lp", "-d", self.queue, "-t", name, "-"],
+            input=pdf,
+            capture_output=True,
+            check=False,
         )
         if result.returncode != 0:
-            raise PrintFailed(result.stderr.decode(errors="replace").strip() or f"lp exited {result.returncode}")
+            raise PrintFailed(
+                result.stderr.decode(errors="replace").strip() or f"lp exited {result.returncode}"
+            )
         return result.stdout.decode(errors="replace").strip()
 
 

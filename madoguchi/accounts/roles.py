@@ -1,6 +1,8 @@
 """The built-in roles. Each is a Django group; membership is the role. Cities add their own groups too."""
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 from django.contrib.auth.decorators import user_passes_test
 from django.utils.translation import gettext_lazy as _
@@ -23,13 +25,13 @@ ROLE_LABELS = {
 }
 
 
-def has_role(user: object, role: Role) -> bool:
+def has_role(user: Any, role: Role) -> bool:
     """True when ``user`` is active and in ``role``'s group."""
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return False
-    return bool(user.groups.filter(name=role.value).exists())  # type: ignore[attr-defined]
+    return bool(user.groups.filter(name=role.value).exists())
 
 
-def role_required(role: Role):  # type: ignore[no-untyped-def]
+def role_required(role: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """View decorator: only users in ``role`` get through; others go to the login page."""
     return user_passes_test(lambda user: has_role(user, role))

@@ -33,7 +33,9 @@ def text_problems(text: str, *, allow_newlines: bool = False) -> list[TextProble
         label = f"U+{cp:04X}"
         if is_variation_selector(char):
             if not previous_was_base:
-                reason = "doubled variation selector" if i > 0 else "variation selector without a base character"
+                reason = (
+                    "doubled variation selector" if i > 0 else "variation selector without a base character"
+                )
                 problems.append(TextProblem(i, f"{reason} ({label})"))
             previous_was_base = False
             continue

@@ -45,15 +45,18 @@ def test_reception_numbers_count_up_per_counter_and_day(clerk_client, counter) -
     assert second.reception_no.endswith("-0002")
 
 
-def test_visit_from_search_to_print_and_export(clerk_client, clerk, counter, small_city, starter_forms,
-                                               local_storage, django_capture_on_commit_callbacks) -> None:
+def test_visit_from_search_to_print_and_export(
+    clerk_client, clerk, counter, small_city, starter_forms, local_storage, django_capture_on_commit_callbacks
+) -> None:
     session = _open(clerk_client, counter)
     url = reverse("counters:session", args=[session.reception_no])
 
     page = clerk_client.get(url, {"kind": "kana", "q": "かさい"}).content.decode()
     assert IVS_NAME in page  # shown byte-exact, variation selector included
 
-    clerk_client.post(reverse("counters:session_identify", args=[session.reception_no]), {"atena_no": atena(1)})
+    clerk_client.post(
+        reverse("counters:session_identify", args=[session.reception_no]), {"atena_no": atena(1)}
+    )
     session.refresh_from_db()
     assert session.state == SessionState.IDENTIFIED
 
@@ -69,6 +72,7 @@ def test_visit_from_search_to_print_and_export(clerk_client, clerk, counter, sma
     assert session.state == SessionState.FINISHED
     assert (session.form_code, session.form_version) == ("juminido", 1)
     job = session.print_job
+    assert job is not None
     assert job.status == PrintStatus.QUEUED and job.dispatch_count == 1
     assert AuditEvent.objects.filter(action=AuditAction.PRINT, target_ref=atena(1)).exists()
 
@@ -96,8 +100,9 @@ def test_another_clerk_cannot_open_someone_elses_session(clerk_client, counter) 
     assert other.get(reverse("counters:session", args=[session.reception_no])).status_code == 404
 
 
-def test_export_waits_in_the_outbox_while_storage_is_down(clerk, counter, small_city, starter_forms,
-                                                          s3_bucket) -> None:
+def test_export_waits_in_the_outbox_while_storage_is_down(
+    clerk, counter, small_city, starter_forms, s3_bucket
+) -> None:
     from counters import services
     from integrations.storage import S3Storage
     from tests.conftest import free_port

@@ -63,8 +63,9 @@ def test_another_terminals_job_is_not_printed(job, agent_env, monkeypatch) -> No
 
 def test_forged_event_is_refused(job, live_server, terminal) -> None:
     body = json.dumps({"type": "print.done", "job": job.pk}).encode()
-    headers = signing.signed_headers(terminal=terminal.code, secret="not-the-secret", method="POST",
-                                     path="/devices/api/events", body=body)
+    headers = signing.signed_headers(
+        terminal=terminal.code, secret="not-the-secret", method="POST", path="/devices/api/events", body=body
+    )
     response = requests.post(f"{live_server.url}/devices/api/events", data=body, headers=headers, timeout=10)
     assert response.status_code == 403
     job.refresh_from_db()
@@ -73,7 +74,8 @@ def test_forged_event_is_refused(job, live_server, terminal) -> None:
 
 def test_malformed_event_is_refused(job, live_server, terminal) -> None:
     body = b'{"type": "print.done"}'
-    headers = signing.signed_headers(terminal=terminal.code, secret=terminal.secret, method="POST",
-                                     path="/devices/api/events", body=body)
+    headers = signing.signed_headers(
+        terminal=terminal.code, secret=terminal.secret, method="POST", path="/devices/api/events", body=body
+    )
     response = requests.post(f"{live_server.url}/devices/api/events", data=body, headers=headers, timeout=10)
     assert response.status_code == 400 and "malformed" in response.json()["error"]

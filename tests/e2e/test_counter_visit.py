@@ -28,17 +28,38 @@ def _wait_for(predicate, seconds: float, what: str, processes=()):
     raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
 
-def test_clerk_visit_end_to_end(browser, live_server, spawn, clerk, small_city, starter_forms, tmp_path) -> None:
+def test_clerk_visit_end_to_end(
+    browser, live_server, spawn, clerk, small_city, starter_forms, tmp_path
+) -> None:
     from playwright.sync_api import expect
 
     terminal = TerminalFactory(code=f"e2e{int(time.time() * 1000) % 10**9}")
     counter = CounterFactory(name="市民課 1番窓口", terminal=terminal)
     printed = tmp_path / "printed"
-    agent = spawn("agent", [sys.executable, "-m", "devices.agent"], MADOGUCHI_SERVER_URL=live_server.url,
-                  MADOGUCHI_TERMINAL_CODE=terminal.code, MADOGUCHI_TERMINAL_SECRET=terminal.secret,
-                  MADOGUCHI_PRINTED_DIR=str(printed))
-    worker = spawn("worker", celery_argv("-A", "madoguchi", "worker", "-Q", "exports", "-P", "solo",
-                                         "-n", f"e2e-{terminal.code}@%h", "--without-gossip", "--without-mingle"))
+    agent = spawn(
+        "agent",
+        [sys.executable, "-m", "devices.agent"],
+        MADOGUCHI_SERVER_URL=live_server.url,
+        MADOGUCHI_TERMINAL_CODE=terminal.code,
+        MADOGUCHI_TERMINAL_SECRET=terminal.secret,
+        MADOGUCHI_PRINTED_DIR=str(printed),
+    )
+    worker = spawn(
+        "worker",
+        celery_argv(
+            "-A",
+            "madoguchi",
+            "worker",
+            "-Q",
+            "exports",
+            "-P",
+            "solo",
+            "-n",
+            f"e2e-{terminal.code}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ),
+    )
 
     context = browser.new_context(locale="ja-JP")
     page = context.new_page()
@@ -77,6 +98,7 @@ def test_clerk_visit_end_to_end(browser, live_server, spawn, clerk, small_city, 
     expect(page.get_by_test_id("print-status")).to_have_text("印刷済", timeout=60_000)
 
     job = CounterSession.objects.get(reception_no=reception_no).print_job
+    assert job is not None
     printed_pdf = printed / f"job-{job.pk}.pdf"
     assert IVS_NAME in pdf_text(printed_pdf)
 

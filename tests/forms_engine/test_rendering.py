@@ -2,7 +2,13 @@ import datetime as dt
 
 import pytest
 
-from forms_engine.rendering import FormRenderError, RenderSource, render_csv_row, render_html, render_packet_pdf
+from forms_engine.rendering import (
+    FormRenderError,
+    RenderSource,
+    render_csv_row,
+    render_html,
+    render_packet_pdf,
+)
 from forms_engine.selectors import form_version_current, render_source
 from tests.conftest import IVS_NAME
 from tests.pdftools import pdf_fonts, pdf_text
@@ -11,12 +17,31 @@ CONTEXT = {
     "city": {"name": "窓口市"},
     "today": dt.date(2026, 11, 21),
     "reception": {"no": "20261121-c1-0001", "event": "転入"},
-    "resident": {"atena_no": "0000000019", "setai_no": "9000000015", "shi": IVS_NAME, "mei": "花子",
-                 "shimei": f"{IVS_NAME}　花子", "kana": "カサイ　ハナコ", "shi_kana": "カサイ", "mei_kana": "ハナコ",
-                 "birth_date": dt.date(1980, 1, 1), "postal_code": "7600001", "address": "窓口市葛西町",
-                 "katagaki": "", "setainushi_shimei": f"{IVS_NAME}　花子"},
-    "household": [{"shimei": f"{IVS_NAME}　花子", "kana": "カサイ　ハナコ", "birth_date": dt.date(1980, 1, 1),
-                   "sex": "女", "zokugara": "世帯主", "atena_no": "0000000019"}],
+    "resident": {
+        "atena_no": "0000000019",
+        "setai_no": "9000000015",
+        "shi": IVS_NAME,
+        "mei": "花子",
+        "shimei": f"{IVS_NAME}　花子",
+        "kana": "カサイ　ハナコ",
+        "shi_kana": "カサイ",
+        "mei_kana": "ハナコ",
+        "birth_date": dt.date(1980, 1, 1),
+        "postal_code": "7600001",
+        "address": "窓口市葛西町",
+        "katagaki": "",
+        "setainushi_shimei": f"{IVS_NAME}　花子",
+    },
+    "household": [
+        {
+            "shimei": f"{IVS_NAME}　花子",
+            "kana": "カサイ　ハナコ",
+            "birth_date": dt.date(1980, 1, 1),
+            "sex": "女",
+            "zokugara": "世帯主",
+            "atena_no": "0000000019",
+        }
+    ],
 }
 
 
@@ -35,8 +60,10 @@ def test_juminido_pdf_embeds_ipamj_and_keeps_the_ivs(starter_forms, tmp_path) ->
 
 
 def test_values_are_escaped_in_html() -> None:
-    html = render_html(RenderSource(code="t", body="{{ resident.shimei }}"),
-                       {"resident": {"shimei": "<script>alert(1)</script>"}})
+    html = render_html(
+        RenderSource(code="t", body="{{ resident.shimei }}"),
+        {"resident": {"shimei": "<script>alert(1)</script>"}},
+    )
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
@@ -46,7 +73,9 @@ def test_templates_are_sandboxed() -> None:
 
 
 def test_csv_row_is_byte_exact_and_not_html_escaped() -> None:
-    source = RenderSource(code="t", body="", csv_columns=[["氏", "resident.shi"], ["住所", "resident.address"]])
+    source = RenderSource(
+        code="t", body="", csv_columns=[["氏", "resident.shi"], ["住所", "resident.address"]]
+    )
     header, row = render_csv_row(source, {"resident": {"shi": IVS_NAME, "address": "A&B <棟>"}})
     assert header == ["氏", "住所"]
     assert row == [IVS_NAME, "A&B <棟>"]

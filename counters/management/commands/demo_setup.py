@@ -35,8 +35,11 @@ class Command(BaseCommand):
         for role in Role:
             user, created = user_model.objects.get_or_create(
                 username=f"demo-{role.value.replace('_', '-')}",
-                defaults={"display_name": f"デモ {ROLE_LABELS[role]}", "is_staff": role == Role.SYSTEM_ADMIN,
-                          "is_superuser": role == Role.SYSTEM_ADMIN},
+                defaults={
+                    "display_name": f"デモ {ROLE_LABELS[role]}",
+                    "is_staff": role == Role.SYSTEM_ADMIN,
+                    "is_superuser": role == Role.SYSTEM_ADMIN,
+                },
             )
             if created:
                 user.set_password(DEMO_PASSWORD)
@@ -57,5 +60,7 @@ class Command(BaseCommand):
             key = f"{settings.INBOUND_PREFIX}demo/juki-v1-full-demo.csv"
             storage.put(key, demo_city_csv(households=households))
             result = residents_import_snapshot(data=storage.get(key), source=storage.describe(key))
-            self.stdout.write(f"{result.source}: {result.residents} residents in {result.households} households")
+            self.stdout.write(
+                f"{result.source}: {result.residents} residents in {result.households} households"
+            )
         self.stdout.write(self.style.SUCCESS("demo city ready"))

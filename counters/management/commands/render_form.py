@@ -31,11 +31,17 @@ class Command(BaseCommand):
         except FormVersion.DoesNotExist:
             raise CommandError(f"form {template!r}: no published version (run load_starter_forms?)") from None
         try:
-            pdf = render_packet_pdf([(render_source(version=version),
-                                      form_context(resident=person, reception_no="CLI"))])
+            pdf = render_packet_pdf(
+                [(render_source(version=version), form_context(resident=person, reception_no="CLI"))]
+            )
         except FormRenderError as exc:
             raise CommandError(str(exc)) from exc
         out.write_bytes(pdf)
-        audit_record(actor=None, action=AuditAction.PRINT, target_type="resident", target_ref=person.atena_no,
-                     detail={"form": template, "version": version.number, "via": "render_form"})
+        audit_record(
+            actor=None,
+            action=AuditAction.PRINT,
+            target_type="resident",
+            target_ref=person.atena_no,
+            detail={"form": template, "version": version.number, "via": "render_form"},
+        )
         self.stdout.write(self.style.SUCCESS(f"{out}: {version} for {resident}, {len(pdf)} bytes"))

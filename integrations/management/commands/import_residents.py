@@ -10,7 +10,9 @@ from integrations.storage import StorageError, storage_for_location
 
 
 class Command(BaseCommand):
-    help = "Import a 住民記録 v1 full snapshot (a local path, s3://bucket/key, or a key of the object storage)."
+    help = (
+        "Import a 住民記録 v1 full snapshot (a local path, s3://bucket/key, or a key of the object storage)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("location")
@@ -27,5 +29,7 @@ class Command(BaseCommand):
         except ResidentFileRejected as rejected:
             raise CommandError(str(rejected)) from rejected
         self.stdout.write(
-            self.style.SUCCESS(f"{source}: imported {result.residents} residents in {result.households} households")
+            self.style.SUCCESS(
+                f"{source}: imported {result.residents} residents in {result.households} households"
+            )
         )
