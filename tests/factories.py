@@ -32,7 +32,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
         if create:
             obj.save()
             for role in extracted or ():
-                obj.groups.add(Group.objects.get(name=role))
+                obj.groups.add(Group.objects.get_or_create(name=role)[0])
 
 
 class TerminalFactory(factory.django.DjangoModelFactory[Terminal]):

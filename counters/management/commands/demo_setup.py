@@ -44,7 +44,7 @@ class Command(BaseCommand):
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save()
-            user.groups.add(Group.objects.get(name=role.value))
+            user.groups.add(Group.objects.get_or_create(name=role.value)[0])
 
         terminal, _ = Terminal.objects.get_or_create(
             code=DEMO_TERMINAL_CODE, defaults={"name": "デモ端末", "secret": DEMO_TERMINAL_SECRET}
