@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from integrations import selectors as mirror
 from integrations.models import Resident
+from madoguchi.audit.models import AuditAction
+from madoguchi.audit.services import audit_record
 
 from .models import Counter, CounterSession, SessionState
 
@@ -25,6 +27,24 @@ def counter_sessions_open(*, clerk: Any) -> QuerySet[CounterSession]:
         .filter(clerk=clerk)
         .exclude(state=SessionState.FINISHED)
     )
+
+
+def session_resident_view(*, session: CounterSession, actor: Any) -> tuple[Resident | None, list[Resident]]:
+    """The identified resident and their household for the clerk screen; every display is audit-logged."""
+    if not session.atena_no:
+        return None, []
+    resident = mirror.resident_get(atena_no=session.atena_no)
+    if resident is None:
+        return None, []
+    household = list(mirror.household_members(resident=resident))
+    audit_record(
+        actor=actor,
+        action=AuditAction.VIEW,
+        target_type="resident",
+        target_ref=resident.atena_no,
+        detail={"reception_no": session.reception_no, "household": len(household)},
+    )
+    return resident, household
 
 
 def person_context(resident: Resident) -> dict[str, Any]:

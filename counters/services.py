@@ -58,13 +58,6 @@ def counter_session_identify(*, session: CounterSession, atena_no: str, actor: A
     session.state = SessionState.IDENTIFIED
     session.identified_at = timezone.now()
     session.save(update_fields=["atena_no", "state", "identified_at"])
-    audit_record(
-        actor=actor,
-        action=AuditAction.VIEW,
-        target_type="resident",
-        target_ref=resident.atena_no,
-        detail={"reception_no": session.reception_no},
-    )
     return resident
 
 

@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET, require_POST
 from devices.selectors import print_job_get
 from forms_engine.models import FormVersion
 from intake.selectors import ResidentSearch, SearchKind, resident_search
-from integrations import selectors as mirror
 from madoguchi.accounts.roles import Role, role_required
 
 from . import selectors, services
@@ -68,8 +67,7 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
             search=ResidentSearch(kind=SearchKind(form.cleaned_data["kind"]), query=form.cleaned_data["q"]),
             page=int(request.GET.get("page", "1") or 1),
         )
-    resident = mirror.resident_get(atena_no=session.atena_no) if session.atena_no else None
-    household = list(mirror.household_members(resident=resident)) if resident else []
+    resident, household = selectors.session_resident_view(session=session, actor=request.user)
     return render(
         request,
         "counters/session.html",
