@@ -5,18 +5,18 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 UV_VERSION := 0.13.8
-# What WeasyPrint and MJ+ rendering need (domain.md §3).
-DEMO_PACKAGES := fonts-ipamj-mincho libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
+# What WeasyPrint and MJ+ rendering need (domain.md §3), and gettext to compile the UI's translations.
+DEMO_PACKAGES := fonts-ipamj-mincho libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 gettext
 # Tests also read PDFs back (poppler) and drive Debian's Chromium.
 TEST_PACKAGES := $(DEMO_PACKAGES) poppler-utils chromium
 TEST_VAR := $(CURDIR)/var/test
 
-.PHONY: demo test lint typecheck pytest system-demo system-test venv clean
+.PHONY: demo test lint typecheck system-demo system-test venv messages clean
 
-demo: system-demo venv
+demo: system-demo venv messages
 	$(VENV)/bin/python -m madoguchi.demo
 
-test: system-test venv
+test: system-test venv messages
 	rm -rf "$(TEST_VAR)" && mkdir -p "$(TEST_VAR)"
 	$(MAKE) --no-print-directory lint typecheck
 	MADOGUCHI_VAR_DIR="$(TEST_VAR)" $(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -37,6 +37,9 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	# --inexact keeps uv itself, which is not in the lock file.
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --locked --inexact --python $(VENV)/bin/python
 	touch $@
+
+messages: venv
+	$(VENV)/bin/python manage.py compilemessages -v 0 --ignore '.venv/*' --ignore 'var/*'
 
 system-demo:
 	@.ci/system-packages $(DEMO_PACKAGES)

@@ -119,3 +119,9 @@ def test_export_waits_in_the_outbox_while_storage_is_down(
     assert batch.written_at is None and batch.attempts == 1 and batch.last_error
     assert export_flush(storage=s3_bucket) == [batch.object_key]
     assert s3_bucket.get(batch.object_key).count(session.reception_no.encode()) == 1
+
+
+def test_ui_is_japanese_first_and_translated() -> None:
+    assert "パスワード" in Client().get(reverse("accounts:login")).content.decode()
+    english = Client(headers={"accept-language": "en"}).get(reverse("accounts:login")).content.decode()
+    assert "Password" in english and "パスワード" not in english
