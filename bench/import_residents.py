@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +85,7 @@ def main() -> None:
     rows = parse_snapshot(data, source="bench")
     n = len(rows)
 
-    def best(fn) -> float:  # type: ignore[no-untyped-def]
+    def best(fn: Callable[[], object]) -> float:
         times = []
         for _ in range(args.repeat):
             start = time.perf_counter()
