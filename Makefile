@@ -31,11 +31,13 @@ typecheck: venv
 venv: $(VENV)/.synced
 
 $(VENV)/.synced: pyproject.toml uv.lock
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "madoguchi needs Python 3.11, found " + sys.version' 
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "madoguchi needs Python 3.11, found " + sys.version)'
+	@# Debian's own Python needs python3-venv for `-m venv` (ensurepip).
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || .ci/system-packages python3-venv
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 	# --inexact keeps uv itself, which is not in the lock file.
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --locked --inexact --python $(VENV)/bin/python
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --quiet --locked --inexact --python $(VENV)/bin/python
 	touch $@
 
 messages: venv
