@@ -16,6 +16,7 @@ from integrations.models import Resident
 from integrations.services import enqueue_export
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.moji.csvsafe import UnsafeCsvValue
 
 from .models import Counter, CounterSession, SessionState
 from .selectors import form_context
@@ -98,13 +99,16 @@ def counter_session_finish(*, session: CounterSession, actor: Any, code: str = J
         locked = CounterSession.objects.select_for_update().get(pk=session.pk)
         if locked.state != SessionState.IDENTIFIED:
             raise SessionError(f"{session.reception_no} is already finished")
+        try:
+            enqueue_export(kind=code, reception_no=session.reception_no, header=header, row=row)
+        except UnsafeCsvValue as unsafe:
+            raise SessionError(f"{session.reception_no}: {unsafe}") from unsafe
         job = print_job_create(
             terminal=terminal,
             title=f"{version.template.name} {session.reception_no}",
             pdf=pdf,
             requested_by=actor,
         )
-        enqueue_export(kind=code, reception_no=session.reception_no, header=header, row=row)
         locked.state = SessionState.FINISHED
         locked.finished_at = timezone.now()
         locked.form_code, locked.form_version, locked.print_job = code, version.number, job

@@ -80,7 +80,8 @@ def decode_file(data: bytes, *, source: str) -> str:
         ) from exc
 
 
-def _parse_date(value: str) -> dt.date:
+def parse_date(value: str) -> dt.date:
+    """A canonical-layout date: exactly ``YYYY-MM-DD``."""
     if len(value) != 10:
         raise ValueError
     return dt.date.fromisoformat(value)
@@ -163,7 +164,7 @@ def _check_row(row: dict[str, str], line_no: int, problems: _Problems) -> None:
         value = row[column]
         if value:
             try:
-                _parse_date(value)
+                parse_date(value)
             except ValueError:
                 problems.add(line_no, column, f"{value!r} is not a date YYYY-MM-DD")
     for column in MJ_TEXT_COLUMNS:

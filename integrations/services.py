@@ -5,18 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
-from madoguchi.moji.csvsafe import write_csv
+from madoguchi.moji.csvsafe import UnsafeCsvValue, check_cell, write_csv
 from madoguchi.moji.kana import kana_search_key
 
-from .juki_import import ResidentFileRejected, _parse_date, parse_snapshot
+from .juki_import import ResidentFileRejected, parse_date, parse_snapshot
 from .models import ExportBatch, ExportItem, Household, ImportRun, ImportStatus, Resident
 from .storage import ObjectStorage, StorageError, default_storage
 
@@ -53,7 +55,7 @@ class ImportResult:
 
 def _resident_from_row(row: dict[str, str], household: Household) -> Resident:
     values: dict[str, object] = {field: row[column] for column, field in _TEXT_FIELDS.items()}
-    values.update({field: _parse_date(row[c]) if row[c] else None for c, field in _DATE_FIELDS.items()})
+    values.update({field: parse_date(row[c]) if row[c] else None for c, field in _DATE_FIELDS.items()})
     values.update({field: row[c] == "1" for c, field in _FLAG_FIELDS.items()})
     kana = row["氏カナ"] + row["名カナ"]
     return Resident(
@@ -111,7 +113,13 @@ def residents_import_snapshot(*, data: bytes, source: str) -> ImportResult:
 
 def enqueue_export(*, kind: str, reception_no: str, header: list[str], row: list[str]) -> ExportItem:
     """Put one reception's CSV row in the outbox. Call it inside the transaction that finishes the reception;
-    calling it again for the same (kind, reception_no) changes nothing."""
+    calling it again for the same (kind, reception_no) changes nothing.
+
+    Raises UnsafeCsvValue (naming the column) for a value a spreadsheet would run as a formula, so the clerk
+    corrects it before the reception is finished rather than the export failing later.
+    """
+    for column, value in zip(header, row, strict=True):
+        check_cell(value, row=1, column=column)
     item, _ = ExportItem.objects.get_or_create(
         kind=kind, reception_no=reception_no, defaults={"header": header, "row": row}
     )
@@ -133,32 +141,40 @@ def _batch_key(kind: str, now: dt.datetime, batch_id: int) -> str:
     return f"{settings.OUTBOUND_PREFIX}{kind}/{local:%Y%m%d}/{kind}_{local:%Y%m%d_%H%M%S}_{batch_id:06d}.csv"
 
 
+def _export_batches_form() -> None:
+    """Bind every unbatched outbox row to a new batch per kind, with its object key fixed from now on."""
+    with transaction.atomic():
+        for kind in ExportItem.objects.filter(batch=None).values_list("kind", flat=True).distinct():
+            batch = ExportBatch.objects.create(kind=kind, object_key=f"pending-{uuid.uuid4().hex}")
+            batch.object_key = _batch_key(kind, batch.created_at, batch.pk)
+            batch.save(update_fields=["object_key"])
+            # A concurrent flush may have bound these rows meanwhile; then this batch stays empty and goes.
+            if not ExportItem.objects.filter(batch=None, kind=kind).update(batch=batch):
+                batch.delete()
+
+
 def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
     """Write every pending outbox row to outbound storage; return the keys written.
 
     Rows are first bound to a batch with a fixed key (durable), then the batch file is written. A batch whose
-    write fails stays pending and is written, under the same key, by the next flush.
+    write fails stays pending and is written, under the same key, by the next flush; one failing batch never
+    holds up the others.
     """
     storage = storage or default_storage()
-    with transaction.atomic():
-        for kind in ExportItem.objects.filter(batch=None).values_list("kind", flat=True).distinct():
-            batch = ExportBatch.objects.create(kind=kind, object_key=f"pending-{timezone.now().timestamp()}")
-            batch.object_key = _batch_key(kind, batch.created_at, batch.pk)
-            batch.save(update_fields=["object_key"])
-            ExportItem.objects.filter(batch=None, kind=kind).update(batch=batch)
-
+    _export_batches_form()
     written: list[str] = []
     for batch in ExportBatch.objects.filter(written_at=None).order_by("pk"):
         items = list(batch.items.order_by("pk"))
-        data = write_csv(items[0].header, (item.row for item in items))
+        if not items:
+            continue
         try:
-            storage.put(batch.object_key, data)
-        except StorageError as exc:
-            ExportBatch.objects.filter(pk=batch.pk).update(attempts=batch.attempts + 1, last_error=str(exc))
+            storage.put(batch.object_key, write_csv(items[0].header, (item.row for item in items)))
+        except (StorageError, UnsafeCsvValue) as exc:
+            ExportBatch.objects.filter(pk=batch.pk).update(attempts=F("attempts") + 1, last_error=str(exc))
             logger.warning("export batch %s not written yet: %s", batch.pk, exc)
             continue
         ExportBatch.objects.filter(pk=batch.pk).update(
-            written_at=timezone.now(), attempts=batch.attempts + 1, last_error=""
+            written_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
         )
         audit_record(
             actor=None,

@@ -20,5 +20,7 @@ def broker_transport_options(url: str) -> dict[str, object]:
     if url.startswith("filesystem"):
         folder = str(Path(os.environ.get("CELERY_BROKER_DIR") or var_dir() / "broker"))
         Path(folder).mkdir(parents=True, exist_ok=True)
-        return {"data_folder_in": folder, "data_folder_out": folder, "polling_interval": 0.2}
+        # kombu writes exchange definitions to control_folder, by default relative to the working directory.
+        control = str(Path(folder) / "control")
+        return {"data_folder_in": folder, "data_folder_out": folder, "control_folder": control, "polling_interval": 0.2}
     return {"visibility_timeout": 3600}

@@ -125,3 +125,25 @@ def test_ui_is_japanese_first_and_translated() -> None:
     assert "パスワード" in Client().get(reverse("accounts:login")).content.decode()
     english = Client(headers={"accept-language": "en"}).get(reverse("accounts:login")).content.decode()
     assert "Password" in english and "パスワード" not in english
+
+
+def test_finishing_with_a_formula_like_value_is_refused_and_changes_nothing(
+    clerk, counter, starter_forms
+) -> None:
+    from counters import services
+    from integrations.services import residents_import_snapshot
+    from tests.factories import juki_csv, juki_row
+
+    residents_import_snapshot(data=juki_csv([juki_row(1, 方書="=1+1")]), source="t.csv")
+    from forms_engine.models import FormVersion
+
+    FormVersion.objects.filter(template__code="juminido").update(
+        csv_columns=[["受付番号", "reception.no"], ["方書", "resident.katagaki"]]
+    )
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    services.counter_session_identify(session=session, atena_no=atena(1), actor=clerk)
+    with pytest.raises(services.SessionError, match="column 方書"):
+        services.counter_session_finish(session=session, actor=clerk)
+    session.refresh_from_db()
+    assert session.state == SessionState.IDENTIFIED
+    assert not PrintJob.objects.exists() and not ExportItem.objects.exists()
