@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 from django.conf import settings
@@ -94,11 +96,36 @@ def render_packet_html(pages: Sequence[tuple[RenderSource, Mapping[str, Any]]]) 
     )
 
 
+def _allowed_files() -> frozenset[Path]:
+    """The only local files a form may load: the configured fonts."""
+    paths = [settings.MADOGUCHI_GJ_FONT_PATH] if settings.MADOGUCHI_GJ_FONT_PATH else []
+    return frozenset(Path(p).resolve() for p in paths)
+
+
+def _sandboxed_fetcher() -> Any:
+    """A WeasyPrint URL fetcher for admin-authored forms (R-F6): ``data:`` URIs and the configured font files
+    only. A form can neither read the server's files (``file:///…/.env``) nor reach the network."""
+    from weasyprint.urls import URLFetcher
+
+    allowed = _allowed_files()
+
+    class SandboxedFetcher(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            scheme = urlsplit(url).scheme.lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file" and Path(unquote(urlsplit(url).path)).resolve() in allowed:
+                return super().fetch(url, headers)
+            raise ValueError(f"forms may not load {scheme or 'relative'} resources")
+
+    return SandboxedFetcher(allowed_protocols=("data", "file"), allow_redirects=False, timeout=5)
+
+
 def render_packet_pdf(pages: Sequence[tuple[RenderSource, Mapping[str, Any]]]) -> bytes:
     """Render several forms into one PDF in one pass."""
     from weasyprint import HTML
 
-    pdf: bytes = HTML(string=render_packet_html(pages), base_url=str(settings.BASE_DIR)).write_pdf()
+    pdf: bytes = HTML(string=render_packet_html(pages), url_fetcher=_sandboxed_fetcher()).write_pdf()
     return pdf
 
 

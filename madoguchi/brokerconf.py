@@ -22,5 +22,10 @@ def broker_transport_options(url: str) -> dict[str, object]:
         Path(folder).mkdir(parents=True, exist_ok=True)
         # kombu writes exchange definitions to control_folder, by default relative to the working directory.
         control = str(Path(folder) / "control")
-        return {"data_folder_in": folder, "data_folder_out": folder, "control_folder": control, "polling_interval": 0.2}
+        return {
+            "data_folder_in": folder,
+            "data_folder_out": folder,
+            "control_folder": control,
+            "polling_interval": 0.2,
+        }
     return {"visibility_timeout": 3600}

@@ -11,7 +11,7 @@ from forms_engine.rendering import (
 )
 from forms_engine.selectors import form_version_current, render_source
 from tests.conftest import IVS_NAME
-from tests.pdftools import pdf_fonts, pdf_text
+from tests.pdftools import pdf_attachments, pdf_fonts, pdf_text
 
 CONTEXT = {
     "city": {"name": "窓口市"},
@@ -79,3 +79,17 @@ def test_csv_row_is_byte_exact_and_not_html_escaped() -> None:
     header, row = render_csv_row(source, {"resident": {"shi": IVS_NAME, "address": "A&B <棟>"}})
     assert header == ["氏", "住所"]
     assert row == [IVS_NAME, "A&B <棟>"]
+
+
+def test_a_form_cannot_read_server_files_or_the_network(tmp_path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("DJANGO_SECRET_KEY=do-not-leak")
+    body = (
+        f'<p>申請書</p><a rel="attachment" href="file://{secret}">a</a><img src="file://{secret}">'
+        '<link rel="stylesheet" href="http://127.0.0.1:9/x.css"><img src="secret.txt">'
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
+    )
+    path = tmp_path / "out.pdf"
+    path.write_bytes(render_packet_pdf([(RenderSource(code="evil", body=body), {})]))
+    assert "0 embedded files" in pdf_attachments(path)
+    assert "申請書" in pdf_text(path)
