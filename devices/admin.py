@@ -6,7 +6,8 @@ from .models import PrintJob, Terminal
 @admin.register(Terminal)
 class TerminalAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "last_seen_at")
-    exclude = ("secret",)
+    # Generated on first save; the agent's MADOGUCHI_TERMINAL_SECRET. (Registration by one-time code: planned.)
+    readonly_fields = ("secret", "last_seen_at")
 
 
 @admin.register(PrintJob)

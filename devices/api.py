@@ -28,7 +28,11 @@ def print_job_pdf(request: HttpRequest, job_id: int) -> HttpResponseBase:
         return JsonResponse({"error": str(refused)}, status=403)
     if job.status != PrintStatus.QUEUED:
         return JsonResponse({"error": f"job {job_id} is {job.status}"}, status=410)
-    return FileResponse(job.pdf.open("rb"), content_type="application/pdf")
+    try:
+        return FileResponse(job.pdf.open("rb"), content_type="application/pdf")
+    except (FileNotFoundError, ValueError):
+        services.print_job_fail(job=job, message="印刷データが見つかりません。もう一度印刷してください。")
+        return JsonResponse({"error": f"job {job_id} has lost its PDF"}, status=410)
 
 
 @csrf_exempt  # machine-to-machine: authenticated by the HMAC signature, not a browser session

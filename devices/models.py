@@ -1,5 +1,8 @@
 """Terminals (counter PCs) and the print jobs sent to their agents."""
 
+import secrets
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +22,11 @@ class Terminal(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.secret:
+            self.secret = secrets.token_urlsafe(32)
+        super().save(*args, **kwargs)
 
     @property
     def queue(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from madoguchi.celery import app as celery_app
@@ -42,13 +43,36 @@ def print_job_dispatch(*, job: PrintJob) -> None:
 
 
 def print_jobs_redispatch() -> int:
-    """Send again every job still queued and not dispatched within MADOGUCHI_PRINT_REDISPATCH_SECONDS."""
+    """Send again every job still queued and not dispatched within MADOGUCHI_PRINT_REDISPATCH_SECONDS; fail a
+    job whose agent has not confirmed it after MADOGUCHI_PRINT_MAX_DISPATCHES sends, so the clerk sees it."""
     cutoff = timezone.now() - dt.timedelta(seconds=settings.MADOGUCHI_PRINT_REDISPATCH_SECONDS)
-    jobs = PrintJob.objects.select_related("terminal").filter(status=PrintStatus.QUEUED)
-    stale = [job for job in jobs if job.dispatched_at is None or job.dispatched_at < cutoff]
+    stale = PrintJob.objects.select_related("terminal").filter(
+        Q(dispatched_at=None) | Q(dispatched_at__lt=cutoff), status=PrintStatus.QUEUED
+    )
     for job in stale:
-        print_job_dispatch(job=job)
+        if job.dispatch_count >= settings.MADOGUCHI_PRINT_MAX_DISPATCHES:
+            print_job_fail(job=job, message=f"端末 {job.terminal.code} から印刷の確認がありません")
+        else:
+            print_job_dispatch(job=job)
     return len(stale)
+
+
+def print_job_fail(*, job: PrintJob, message: str) -> None:
+    """Mark a still-queued job failed with a message the clerk screen shows."""
+    PrintJob.objects.filter(pk=job.pk, status=PrintStatus.QUEUED).update(
+        status=PrintStatus.FAILED, message=message[:300], finished_at=timezone.now()
+    )
+
+
+def print_jobs_purge() -> int:
+    """Delete the PDFs (personal data) of jobs finished more than MADOGUCHI_PRINT_RETENTION_HOURS ago."""
+    cutoff = timezone.now() - dt.timedelta(hours=settings.MADOGUCHI_PRINT_RETENTION_HOURS)
+    purged = 0
+    for job in PrintJob.objects.filter(finished_at__lt=cutoff).exclude(pdf=""):
+        job.pdf.delete(save=False)
+        PrintJob.objects.filter(pk=job.pk).update(pdf="")
+        purged += 1
+    return purged
 
 
 class EventRefused(Exception):

@@ -8,3 +8,8 @@ from . import services
 @shared_task(name="devices.tasks.print_jobs_redispatch")
 def print_jobs_redispatch() -> int:
     return services.print_jobs_redispatch()
+
+
+@shared_task(name="devices.tasks.print_jobs_purge")
+def print_jobs_purge() -> int:
+    return services.print_jobs_purge()

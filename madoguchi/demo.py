@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from madoguchi import brokerconf
+from devices.agent import broker
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -37,8 +37,8 @@ def _banner(url: str) -> str:
     for role in Role:
         lines.append(f"    demo-{role.value.replace('_', '-'):<18} {ROLE_LABELS[role]}")
     lines += [
-        f"  Printed PDFs appear in {brokerconf.var_dir() / 'printed'}",
-        f"  Exported CSV appears in {brokerconf.var_dir() / 'objects' / 'outbound'}",
+        f"  Printed PDFs appear in {broker.var_dir() / 'printed'}",
+        f"  Exported CSV appears in {broker.var_dir() / 'objects' / 'outbound'}",
         "  Press Ctrl-C to stop.",
         "",
     ]
@@ -49,7 +49,7 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
     port = os.environ.get("MADOGUCHI_DEMO_PORT", "8000")
     url = f"http://127.0.0.1:{port}"
-    var = brokerconf.var_dir()
+    var = broker.var_dir()
     var.mkdir(parents=True, exist_ok=True)
 
     _run("migrate", "--noinput", "-v", "0")

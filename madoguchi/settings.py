@@ -8,14 +8,14 @@ from pathlib import Path
 
 import environ
 
-from madoguchi import brokerconf
+from devices.agent import broker
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-VAR_DIR = brokerconf.var_dir()
+VAR_DIR = broker.var_dir()
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-embedded-default-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -122,22 +122,21 @@ REST_FRAMEWORK = {
 # --- Celery -------------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 # CELERY_BROKER_URL, else REDIS_URL, else kombu's filesystem transport under CELERY_BROKER_DIR (var/broker).
-CELERY_BROKER_URL = brokerconf.broker_url()
-CELERY_BROKER_TRANSPORT_OPTIONS = brokerconf.broker_transport_options(CELERY_BROKER_URL)
+CELERY_BROKER_URL = broker.broker_url()
+CELERY_BROKER_TRANSPORT_OPTIONS = broker.broker_transport_options(CELERY_BROKER_URL)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Queues: default, imports, exports, render (the worker consumes all four); terminal.<code> per agent.
 CELERY_TASK_ROUTES = {
-    "integrations.tasks.residents_import*": {"queue": "imports"},
-    "integrations.tasks.inbound_*": {"queue": "imports"},
     "integrations.tasks.export_*": {"queue": "exports"},
-    "forms_engine.tasks.*": {"queue": "render"},
 }
 CELERY_BEAT_SCHEDULE = {
     "export-flush": {"task": "integrations.tasks.export_flush", "schedule": 60.0},
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
+    "print-purge": {"task": "devices.tasks.print_jobs_purge", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -161,8 +160,12 @@ MADOGUCHI_PDF_FONT_FAMILY = env.list("MADOGUCHI_PDF_FONT_FAMILY", default=["IPAm
 MADOGUCHI_GJ_FONT_PATH = env.str("MADOGUCHI_GJ_FONT_PATH", default="")
 
 # --- Devices ------------------------------------------------------------------------------------------
-# Seconds after which a print job not yet confirmed by its agent is sent again.
+# Seconds after which a print job not yet confirmed by its agent is sent again, and how many sends before the
+# job is marked failed (the clerk screen then shows 印刷失敗).
 MADOGUCHI_PRINT_REDISPATCH_SECONDS = env.int("MADOGUCHI_PRINT_REDISPATCH_SECONDS", default=60)
+MADOGUCHI_PRINT_MAX_DISPATCHES = env.int("MADOGUCHI_PRINT_MAX_DISPATCHES", default=10)
+# Printed PDFs hold personal data: they are deleted this many hours after the job finished.
+MADOGUCHI_PRINT_RETENTION_HOURS = env.int("MADOGUCHI_PRINT_RETENTION_HOURS", default=24)
 
 # --- Logging: structured, never personal data --------------------------------------------------------
 LOGGING = {

@@ -16,4 +16,6 @@ def pdf_text(path: Path) -> str:
 
 def pdf_attachments(path: Path) -> str:
     """``pdfdetach -list``: the files embedded in the PDF."""
-    return subprocess.run(["pdfdetach", "-list", str(path)], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["pdfdetach", "-list", str(path)], capture_output=True, text=True, check=True
+    ).stdout

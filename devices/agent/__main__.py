@@ -2,10 +2,14 @@
 
 from .app import agent_app
 from .config import AgentConfig
+from .drivers import a4_printer
 
 
 def main() -> None:
     config = AgentConfig.from_env()
+    a4_printer(
+        config
+    )  # an unknown printer setting stops the agent now, with its message, not at the first job
     agent_app.worker_main(
         [
             "worker",

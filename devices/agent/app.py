@@ -1,4 +1,7 @@
-"""The agent's Celery app and its commands. Task arguments never carry PINs or personal data."""
+"""The agent's Celery app and its commands. Task arguments never carry PINs or personal data.
+
+``fixups=[]``: the agent runs without Django, so Celery's Django fix-up must not set it up.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,18 @@ import logging
 import requests
 from celery import Celery, Task
 
-from madoguchi import brokerconf
-
-from .client import ServerClient
+from . import broker
+from .client import JobRefused, ServerClient
 from .config import AgentConfig
 from .drivers import PrintFailed, a4_printer
+from .journal import PrintJournal
 
 logger = logging.getLogger("devices.agent")
 
-agent_app = Celery("madoguchi-agent")
+agent_app = Celery("madoguchi-agent", fixups=[])
 agent_app.conf.update(
-    broker_url=brokerconf.broker_url(),
-    broker_transport_options=brokerconf.broker_transport_options(brokerconf.broker_url()),
+    broker_url=broker.broker_url(),
+    broker_transport_options=broker.broker_transport_options(broker.broker_url()),
     task_ignore_result=True,
     task_acks_late=True,
     task_reject_on_worker_lost=True,
@@ -29,21 +32,34 @@ agent_app.conf.update(
 
 @agent_app.task(name="devices.agent.print_pdf", bind=True, max_retries=None)
 def print_pdf(self: Task, *, job_id: int) -> None:
-    """Fetch the job's PDF, print it, report the outcome. Safe to run twice: a printed job is skipped."""
+    """Fetch the job's PDF, print it once, report the outcome.
+
+    Delivered twice, or retried after the report was lost, the job is confirmed without printing again: the
+    server answers 410 for a finished job, and the local journal remembers what was printed.
+    """
     config = AgentConfig.from_env()
     client = ServerClient(config)
+    journal = PrintJournal(config.state_dir)
     try:
         pdf = client.print_job_pdf(job_id)
         if pdf is None:
-            logger.info("print job %s: nothing to print (done already or not this terminal's)", job_id)
+            logger.info("print job %s: finished already", job_id)
             return
-        try:
-            where = a4_printer(config).print_pdf(name=f"job-{job_id}.pdf", pdf=pdf)
-        except PrintFailed as failed:
-            client.event({"type": "print.failed", "job": job_id, "message": str(failed)})
-            return
-        logger.info("print job %s printed (%s)", job_id, where)
+        if not journal.printed(job_id, pdf):
+            try:
+                where = a4_printer(config).print_pdf(name=f"job-{job_id}.pdf", pdf=pdf)
+            except PrintFailed as failed:
+                logger.error("print job %s: the printer failed: %s", job_id, failed)
+                client.event({"type": "print.failed", "job": job_id, "message": str(failed)})
+                return
+            journal.record(job_id, pdf)
+            logger.info("print job %s printed (%s)", job_id, where)
         client.event({"type": "print.done", "job": job_id})
+        journal.prune()
+    except JobRefused as refused:
+        # Not retried: a wrong secret or clock must be fixed on this PC. The server fails the job after its
+        # redispatch limit, so the clerk sees 印刷失敗 rather than waiting forever.
+        logger.error("print job %s refused by the server: %s", job_id, refused)
     except requests.RequestException as exc:
-        # The server is unreachable: retry with back-off; the job row on the server stays queued meanwhile.
+        # The server is unreachable or failing: retry with back-off; the job stays queued on the server.
         raise self.retry(exc=exc, countdown=min(60, 2 ** min(self.request.retries, 6))) from exc

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from madoguchi import brokerconf
+from . import broker
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,7 @@ class AgentConfig:
     terminal: str
     secret: str
     printed_dir: Path
+    state_dir: Path
     printer: str
 
     @classmethod
@@ -28,6 +29,7 @@ class AgentConfig:
             server_url=os.environ.get("MADOGUCHI_SERVER_URL", "http://127.0.0.1:8000").rstrip("/"),
             terminal=os.environ["MADOGUCHI_TERMINAL_CODE"],
             secret=os.environ["MADOGUCHI_TERMINAL_SECRET"],
-            printed_dir=Path(os.environ.get("MADOGUCHI_PRINTED_DIR") or brokerconf.var_dir() / "printed"),
+            printed_dir=Path(os.environ.get("MADOGUCHI_PRINTED_DIR") or broker.var_dir() / "printed"),
+            state_dir=Path(os.environ.get("MADOGUCHI_AGENT_STATE_DIR") or broker.var_dir() / "agent"),
             printer=os.environ.get("MADOGUCHI_A4_PRINTER", "simulated"),
         )

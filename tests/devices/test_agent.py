@@ -34,6 +34,7 @@ def agent_env(monkeypatch, live_server, terminal, tmp_path) -> Path:
     monkeypatch.setenv("MADOGUCHI_TERMINAL_CODE", terminal.code)
     monkeypatch.setenv("MADOGUCHI_TERMINAL_SECRET", terminal.secret)
     monkeypatch.setenv("MADOGUCHI_PRINTED_DIR", str(printed))
+    monkeypatch.setenv("MADOGUCHI_AGENT_STATE_DIR", str(tmp_path / "agent"))
     return printed
 
 
@@ -79,3 +80,40 @@ def test_malformed_event_is_refused(job, live_server, terminal) -> None:
     )
     response = requests.post(f"{live_server.url}/devices/api/events", data=body, headers=headers, timeout=10)
     assert response.status_code == 400 and "malformed" in response.json()["error"]
+
+
+def test_a_job_printed_before_its_report_was_lost_is_confirmed_not_printed_again(
+    job, agent_env, tmp_path
+) -> None:
+    from devices.agent.journal import PrintJournal
+
+    # The agent printed, recorded it, then lost the server before reporting print.done.
+    PrintJournal(tmp_path / "agent").record(job.pk, b"%PDF-1.7 test")
+    print_pdf(job_id=job.pk)
+    assert not (agent_env / f"job-{job.pk}.pdf").exists()
+    job.refresh_from_db()
+    assert job.status == PrintStatus.PRINTED
+
+
+def test_a_lost_pdf_fails_the_job_instead_of_retrying_forever(job, agent_env) -> None:
+    Path(job.pdf.path).unlink()
+    print_pdf(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == PrintStatus.FAILED and "印刷データ" in job.message
+
+
+def test_terminal_secrets_are_generated_and_an_empty_secret_never_verifies() -> None:
+    from devices.models import Terminal
+
+    terminal = Terminal.objects.create(code="new", name="新端末")
+    assert len(terminal.secret) >= 40
+    body = b"{}"
+    headers = signing.signed_headers(terminal="x", secret="", method="POST", path="/p", body=body)
+    assert not signing.verify(
+        "",
+        timestamp=headers[signing.HEADER_TIMESTAMP],
+        given=headers[signing.HEADER_SIGNATURE],
+        method="POST",
+        path="/p",
+        body=body,
+    )

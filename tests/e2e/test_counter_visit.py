@@ -43,6 +43,9 @@ def test_clerk_visit_end_to_end(
         MADOGUCHI_TERMINAL_CODE=terminal.code,
         MADOGUCHI_TERMINAL_SECRET=terminal.secret,
         MADOGUCHI_PRINTED_DIR=str(printed),
+        MADOGUCHI_AGENT_STATE_DIR=str(tmp_path / "agent"),
+        # The agent runs without Django: a database setting it could not use must not matter.
+        DATABASE_URL="unusable://the-agent-has-no-database",
     )
     worker = spawn(
         "worker",

@@ -1,10 +1,11 @@
-"""Celery broker configuration from the environment, shared by the server (settings.py) and the counter-PC
-agent (devices.agent), which runs without Django. Plain Python only."""
+"""Celery broker configuration and the var/ folder, from the environment. Shared by the server (settings.py) and
+the counter-PC agent, which runs without Django: this module, like the rest of devices.agent, imports nothing from
+the ``madoguchi`` package, whose Celery app would install Django's fix-up in the agent's worker."""
 
 import os
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def var_dir() -> Path:
