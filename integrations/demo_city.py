@@ -59,14 +59,14 @@ _SETAI_FIRST: Final = 50_000_001
 _MJ_EVERY: Final = 30  # every 30th household (from the 8th on) has an MJ-variant surname
 
 
-def _atena_no(seq: int) -> str:
-    """宛名番号 for sequence number ``seq``: 9 data digits + M11W2-7 check digit (10 → "0")."""
-    return with_check_digit(f"{seq:09d}", ten="0")
+def _atena_no(seq: int, ten: str = "0") -> str:
+    """宛名番号 for sequence number ``seq``: 9 data digits + M11W2-7 check digit (a result of 10 → ``ten``)."""
+    return with_check_digit(f"{seq:09d}", ten=ten)
 
 
-def _setai_no(seq: int) -> str:
+def _setai_no(seq: int, ten: str = "0") -> str:
     """世帯番号 for sequence number ``seq``, built like a 宛名番号."""
-    return with_check_digit(f"{seq:09d}", ten="0")
+    return with_check_digit(f"{seq:09d}", ten=ten)
 
 
 DEMO_IVS_ATENA_NO: Final[str] = _atena_no(_ATENA_FIRST)
@@ -995,11 +995,12 @@ def _render(
 
 
 def demo_city_rows(
-    *, households: int = 4200, seed: int = 20261121, today: dt.date | None = None
+    *, households: int = 4200, seed: int = 20261121, today: dt.date | None = None, ten: str = "0"
 ) -> Iterator[dict[str, str]]:
     """Yield one dict per person (keys: ``JUKI_V1_COLUMNS``), household by household, head first.
 
-    ``households`` counts the fixed first household. ``today`` defaults to the real date.
+    ``households`` counts the fixed first household. ``today`` defaults to the real date. ``ten`` is the city's
+    check digit for an M11W2-7 result of 10 (``MADOGUCHI_CHECK_DIGIT_TEN``).
     """
     if households < 1:
         raise ValueError("households must be at least 1")
@@ -1009,19 +1010,21 @@ def demo_city_rows(
     atena_seq, setai_seq = _ATENA_FIRST, _SETAI_FIRST
     for index in range(households):
         household = _first_household() if index == 0 else builder.household(index)
-        setai = _setai_no(setai_seq)
+        setai = _setai_no(setai_seq, ten)
         for person in household.members:
-            numbers = (_atena_no(atena_seq), setai, builder.juminhyo_code())
+            numbers = (_atena_no(atena_seq, ten), setai, builder.juminhyo_code())
             yield _render(person, household, numbers, today)
             # People deleted long ago leave gaps in the numbers, as in a real register.
             atena_seq += 1 if index == 0 or rng.random() < 0.9 else rng.randint(2, 6)
         setai_seq += 1 if rng.random() < 0.85 else rng.randint(2, 9)
 
 
-def demo_city_csv(*, households: int = 4200, seed: int = 20261121, today: dt.date | None = None) -> bytes:
+def demo_city_csv(
+    *, households: int = 4200, seed: int = 20261121, today: dt.date | None = None, ten: str = "0"
+) -> bytes:
     """The city as a 住民記録 v1 full snapshot: UTF-8 without BOM, RFC 4180, CRLF.
 
     Raises ``madoguchi.moji.csvsafe.UnsafeCsvValue`` should a cell ever start like a formula.
     """
-    rows = demo_city_rows(households=households, seed=seed, today=today)
+    rows = demo_city_rows(households=households, seed=seed, today=today, ten=ten)
     return write_csv(JUKI_V1_COLUMNS, ([row[c] for c in JUKI_V1_COLUMNS] for row in rows))

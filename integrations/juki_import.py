@@ -10,13 +10,32 @@ import datetime as dt
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
 from madoguchi.moji.checkdigit import is_valid as check_digit_ok
 from madoguchi.moji.text import text_problems
 
-from .layouts import CODE_COLUMNS, DATE_COLUMNS, JUKI_V1_COLUMNS, MJ_TEXT_COLUMNS, REQUIRED_COLUMNS
+from .layouts import (
+    CODE_COLUMNS,
+    DATE_COLUMNS,
+    JUKI_V1_COLUMNS,
+    MJ_TEXT_COLUMNS,
+    REQUIRED_COLUMNS,
+    TEXT_FIELDS,
+)
 
 MAX_REPORTED_PROBLEMS = 100
+
+
+@cache
+def max_lengths() -> dict[str, int]:
+    """Each text column's longest accepted value, in characters, from the model field it is stored in."""
+    from .models import Household, Resident
+
+    fields = {column: Resident._meta.get_field(name) for column, name in TEXT_FIELDS.items()}
+    fields["宛名番号"] = Resident._meta.get_field("atena_no")
+    fields["世帯番号"] = Household._meta.get_field("setai_no")
+    return {column: length for column, f in fields.items() if (length := getattr(f, "max_length", None))}
 
 
 @dataclass(frozen=True)
@@ -149,6 +168,9 @@ def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
 
 
 def _check_row(row: dict[str, str], line_no: int, problems: _Problems) -> None:
+    for column, length in max_lengths().items():
+        if len(row[column]) > length:
+            problems.add(line_no, column, f"{len(row[column])} characters; at most {length} are accepted")
     for column in REQUIRED_COLUMNS:
         if not row[column]:
             problems.add(line_no, column, "required value is empty")

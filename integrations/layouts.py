@@ -33,3 +33,25 @@ REQUIRED_COLUMNS: Final = frozenset(
 MJ_TEXT_COLUMNS: Final = frozenset(
     {"氏", "名", "旧氏", "通称", "世帯主氏名", "住所", "方書", "転入前住所", "本籍", "筆頭者"}
 )
+
+# Where each canonical column lands on integrations.models.Resident.
+TEXT_FIELDS: Final[dict[str, str]] = {
+    "住民票コード": "juminhyo_code", "住民種別": "juumin_shubetsu", "住民状態": "juumin_jotai", "氏": "shi",
+    "名": "mei", "氏カナ": "shi_kana", "名カナ": "mei_kana", "英字氏名": "eiji_shimei", "旧氏": "kyuuji",
+    "旧氏カナ": "kyuuji_kana", "通称": "tsuushou", "通称カナ": "tsuushou_kana", "性別": "sex",
+    "続柄": "zokugara", "世帯主氏名": "setainushi_shimei", "郵便番号": "postal_code", "住所": "address",
+    "方書": "katagaki", "住所コード": "address_code", "転入前住所": "previous_address", "本籍": "honseki",
+    "筆頭者": "hittousha", "国籍地域": "nationality", "在留資格": "zairyuu_shikaku", "在留期間": "zairyuu_kikan",
+    "在留カード等番号": "zairyuu_card_no", "国民年金種別": "nenkin_shubetsu", "異動事由": "idou_jiyuu",
+    "更新日時": "updated_at_source",
+}  # fmt: skip
+DATE_FIELDS: Final[dict[str, str]] = {
+    "生年月日": "birth_date", "住民となった年月日": "became_resident_on", "住所を定めた年月日": "address_set_on",
+    "在留期間満了日": "zairyuu_expires_on", "異動年月日": "idou_date",
+}  # fmt: skip
+FLAG_FIELDS: Final[dict[str, str]] = {
+    "国保": "kokuho",
+    "後期高齢": "kouki_koureisha",
+    "介護保険": "kaigo_hoken",
+    "児童手当": "jidou_teate",
+}

@@ -79,6 +79,7 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running", _("取込中")
     APPLIED = "applied", _("反映済")
     REJECTED = "rejected", _("却下")
+    FAILED = "failed", _("取込失敗")
 
 
 class ImportRun(models.Model):

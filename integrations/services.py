@@ -19,31 +19,11 @@ from madoguchi.moji.csvsafe import UnsafeCsvValue, check_cell, write_csv
 from madoguchi.moji.kana import kana_search_key
 
 from .juki_import import ResidentFileRejected, parse_date, parse_snapshot
+from .layouts import DATE_FIELDS, FLAG_FIELDS, TEXT_FIELDS
 from .models import ExportBatch, ExportItem, Household, ImportRun, ImportStatus, Resident
 from .storage import ObjectStorage, StorageError, default_storage
 
 logger = logging.getLogger(__name__)
-
-_TEXT_FIELDS = {
-    "住民票コード": "juminhyo_code", "住民種別": "juumin_shubetsu", "住民状態": "juumin_jotai", "氏": "shi",
-    "名": "mei", "氏カナ": "shi_kana", "名カナ": "mei_kana", "英字氏名": "eiji_shimei", "旧氏": "kyuuji",
-    "旧氏カナ": "kyuuji_kana", "通称": "tsuushou", "通称カナ": "tsuushou_kana", "性別": "sex",
-    "続柄": "zokugara", "世帯主氏名": "setainushi_shimei", "郵便番号": "postal_code", "住所": "address",
-    "方書": "katagaki", "住所コード": "address_code", "転入前住所": "previous_address", "本籍": "honseki",
-    "筆頭者": "hittousha", "国籍地域": "nationality", "在留資格": "zairyuu_shikaku", "在留期間": "zairyuu_kikan",
-    "在留カード等番号": "zairyuu_card_no", "国民年金種別": "nenkin_shubetsu", "異動事由": "idou_jiyuu",
-    "更新日時": "updated_at_source",
-}  # fmt: skip
-_DATE_FIELDS = {
-    "生年月日": "birth_date", "住民となった年月日": "became_resident_on", "住所を定めた年月日": "address_set_on",
-    "在留期間満了日": "zairyuu_expires_on", "異動年月日": "idou_date",
-}  # fmt: skip
-_FLAG_FIELDS = {
-    "国保": "kokuho",
-    "後期高齢": "kouki_koureisha",
-    "介護保険": "kaigo_hoken",
-    "児童手当": "jidou_teate",
-}
 
 
 @dataclass(frozen=True)
@@ -54,9 +34,9 @@ class ImportResult:
 
 
 def _resident_from_row(row: dict[str, str], household: Household) -> Resident:
-    values: dict[str, object] = {field: row[column] for column, field in _TEXT_FIELDS.items()}
-    values.update({field: parse_date(row[c]) if row[c] else None for c, field in _DATE_FIELDS.items()})
-    values.update({field: row[c] == "1" for c, field in _FLAG_FIELDS.items()})
+    values: dict[str, object] = {field: row[column] for column, field in TEXT_FIELDS.items()}
+    values.update({field: parse_date(row[c]) if row[c] else None for c, field in DATE_FIELDS.items()})
+    values.update({field: row[c] == "1" for c, field in FLAG_FIELDS.items()})
     kana = row["氏カナ"] + row["名カナ"]
     return Resident(
         atena_no=row["宛名番号"],
@@ -64,6 +44,32 @@ def _resident_from_row(row: dict[str, str], household: Household) -> Resident:
         kana_key=kana_search_key(kana or row["英字氏名"]),
         **values,
     )
+
+
+def _mirror_replace(rows: list[dict[str, str]], run: ImportRun) -> int:
+    """Replace every Resident and Household with ``rows`` in one transaction; return the number of households."""
+    with transaction.atomic():
+        Resident.objects.all().delete()
+        Household.objects.all().delete()
+        households = Household.objects.bulk_create(
+            [Household(setai_no=no) for no in dict.fromkeys(row["世帯番号"] for row in rows)], batch_size=2000
+        )
+        by_no = {h.setai_no: h for h in households}
+        Resident.objects.bulk_create(
+            [_resident_from_row(row, by_no[row["世帯番号"]]) for row in rows], batch_size=2000
+        )
+        run.status = ImportStatus.APPLIED
+        run.rows = len(rows)
+        run.finished_at = timezone.now()
+        run.save()
+        audit_record(
+            actor=None,
+            action=AuditAction.IMPORT,
+            target_type="resident_snapshot",
+            target_ref=str(run.pk),
+            detail={"rows": len(rows)},
+        )
+    return len(households)
 
 
 def residents_import_snapshot(*, data: bytes, source: str) -> ImportResult:
@@ -86,29 +92,18 @@ def residents_import_snapshot(*, data: bytes, source: str) -> ImportResult:
         logger.warning("resident import rejected: %s (%d problems)", source, rejected.total)
         raise
 
-    with transaction.atomic():
-        Resident.objects.all().delete()
-        Household.objects.all().delete()
-        households = Household.objects.bulk_create(
-            [Household(setai_no=no) for no in dict.fromkeys(row["世帯番号"] for row in rows)], batch_size=2000
+    try:
+        households = _mirror_replace(rows, run)
+    except Exception as exc:
+        ImportRun.objects.filter(pk=run.pk).update(
+            status=ImportStatus.FAILED,
+            errors=[{"row": 0, "column": "", "reason": type(exc).__name__}],
+            error_count=1,
+            finished_at=timezone.now(),
         )
-        by_no = {h.setai_no: h for h in households}
-        Resident.objects.bulk_create(
-            [_resident_from_row(row, by_no[row["世帯番号"]]) for row in rows], batch_size=2000
-        )
-        run.status = ImportStatus.APPLIED
-        run.rows = len(rows)
-        run.finished_at = timezone.now()
-        run.save()
-        audit_record(
-            actor=None,
-            action=AuditAction.IMPORT,
-            target_type="resident_snapshot",
-            target_ref=str(run.pk),
-            detail={"rows": len(rows)},
-        )
+        raise
     logger.info("resident import applied: %s (%d rows)", source, len(rows))
-    return ImportResult(source=source, residents=len(rows), households=len(households))
+    return ImportResult(source=source, residents=len(rows), households=households)
 
 
 def enqueue_export(*, kind: str, reception_no: str, header: list[str], row: list[str]) -> ExportItem:

@@ -12,7 +12,7 @@ import pytest
 from integrations.demo_city import DEMO_IVS_ATENA_NO, DEMO_KICHI_ATENA_NO, demo_city_csv, demo_city_rows
 from integrations.juki_import import parse_snapshot
 from integrations.layouts import CODE_COLUMNS, DATE_COLUMNS, JUKI_V1_COLUMNS, REQUIRED_COLUMNS
-from madoguchi.moji.checkdigit import is_valid
+from madoguchi.moji.checkdigit import is_valid, m11w27
 
 TODAY = dt.date(2026, 11, 21)
 IVS_KATSU = "葛\U000e0102"  # 葛 + VS19 (Moji_Joho collection)
@@ -213,3 +213,11 @@ def test_the_importer_accepts_the_file(data: bytes) -> None:
 def test_households_must_be_positive() -> None:
     with pytest.raises(ValueError, match="households"):
         next(demo_city_rows(households=0))
+
+
+def test_check_digits_follow_the_city_setting_for_a_result_of_ten() -> None:
+    rows = list(demo_city_rows(households=300, today=dt.date(2026, 11, 21), ten="1"))
+    tens = [r["宛名番号"] for r in rows if m11w27(r["宛名番号"][:-1], ten="X") == "X"]
+    assert tens, "the sample should contain numbers whose check result is 10"
+    assert all(number.endswith("1") for number in tens)
+    assert all(is_valid(r["宛名番号"], ten="1") and is_valid(r["世帯番号"], ten="1") for r in rows)

@@ -58,7 +58,7 @@ class Command(BaseCommand):
         if reload_residents or not Resident.objects.exists():
             storage = default_storage()
             key = f"{settings.INBOUND_PREFIX}demo/juki-v1-full-demo.csv"
-            storage.put(key, demo_city_csv(households=households))
+            storage.put(key, demo_city_csv(households=households, ten=settings.MADOGUCHI_CHECK_DIGIT_TEN))
             result = residents_import_snapshot(data=storage.get(key), source=storage.describe(key))
             self.stdout.write(
                 f"{result.source}: {result.residents} residents in {result.households} households"
