@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from devices.models import PrintJob
 from devices.services import print_job_create
+from forms_engine.models import FormVersion
 from forms_engine.rendering import render_csv_row, render_packet_pdf
 from forms_engine.selectors import form_version_current, render_source
 from integrations import selectors as mirror
@@ -41,6 +42,13 @@ def counter_session_open(*, counter: Counter, clerk: Any) -> CounterSession:
         )
 
 
+def _current_version(code: str) -> FormVersion:
+    try:
+        return form_version_current(code=code)
+    except FormVersion.DoesNotExist:
+        raise SessionError(f"form {code}: no version is published and in effect today") from None
+
+
 def _resident_for(session: CounterSession) -> Resident:
     resident = mirror.resident_get(atena_no=session.atena_no)
     if resident is None:
@@ -65,7 +73,7 @@ def counter_session_identify(*, session: CounterSession, atena_no: str, actor: A
 def counter_session_form_pdf(*, session: CounterSession, actor: Any, code: str = JUMINIDO) -> bytes:
     """The prefilled form as a PDF, for viewing in the browser; audited as a view of the resident's data."""
     resident = _resident_for(session)
-    version = form_version_current(code=code)
+    version = _current_version(code)
     pdf = render_packet_pdf(
         [(render_source(version=version), form_context(resident=resident, reception_no=session.reception_no))]
     )
@@ -90,7 +98,7 @@ def counter_session_finish(*, session: CounterSession, actor: Any, code: str = J
     if terminal is None:
         raise SessionError(f"counter {session.counter.code} has no terminal to print on")
     resident = _resident_for(session)
-    version = form_version_current(code=code)
+    version = _current_version(code)
     source = render_source(version=version)
     context = form_context(resident=resident, reception_no=session.reception_no)
     pdf = render_packet_pdf([(source, context)])

@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from devices.selectors import print_job_get
-from forms_engine.models import FormVersion
 from intake.selectors import ResidentSearch, SearchKind, resident_search
 from madoguchi.accounts.roles import Role, role_required
 
@@ -65,7 +64,7 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
         results = resident_search(
             actor=request.user,
             search=ResidentSearch(kind=SearchKind(form.cleaned_data["kind"]), query=form.cleaned_data["q"]),
-            page=int(request.GET.get("page", "1") or 1),
+            page=request.GET.get("page", 1),
         )
     resident, household = selectors.session_resident_view(session=session, actor=request.user)
     return render(
@@ -103,7 +102,7 @@ def session_form_pdf(request: HttpRequest, reception_no: str) -> HttpResponse:
     session = _own_session(request, reception_no)
     try:
         pdf = services.counter_session_form_pdf(session=session, actor=request.user)
-    except (services.SessionError, FormVersion.DoesNotExist) as error:
+    except services.SessionError as error:
         return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{session.reception_no}.pdf"'

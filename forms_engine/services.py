@@ -11,6 +11,7 @@ from django.db import transaction
 from .models import FormTemplate, FormVersion, VersionStatus
 
 STARTER_DIR = Path(__file__).resolve().parent / "starter"
+FORM_FILE_FORMAT = "madoguchi-form/1"
 
 
 class FormFileInvalid(ValueError):
@@ -22,6 +23,8 @@ def form_template_import(*, data: dict[str, Any], source: str) -> FormVersion:
 
     A version that exists already is left as it is: a published version never changes.
     """
+    if data.get("format") != FORM_FILE_FORMAT:
+        raise FormFileInvalid(f"{source}: format must be {FORM_FILE_FORMAT!r}, not {data.get('format')!r}")
     try:
         code, name, version = data["code"], data["name"], data["version"]
         number, body = int(version["number"]), str(version["body"])

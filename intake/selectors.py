@@ -26,7 +26,7 @@ class ResidentSearch:
 
 
 def resident_search(
-    *, actor: Any, search: ResidentSearch, page: int = 1, per_page: int = 20
+    *, actor: Any, search: ResidentSearch, page: int | str = 1, per_page: int = 20
 ) -> Page[Resident]:
     """Search residents and audit-log the search (who, what kind of query; never the query text)."""
     query = search.query.strip()

@@ -27,8 +27,8 @@ def residents_by_kana(*, kana: str) -> QuerySet[Resident]:
 
 
 def household_members(*, resident: Resident) -> QuerySet[Resident]:
-    """Everyone in ``resident``'s household, the 世帯主 first."""
+    """Everyone in ``resident``'s household who is a current resident (住民状態 1), the 世帯主 first."""
     head_first = Case(When(zokugara="世帯主", then=Value(0)), default=Value(1), output_field=IntegerField())
-    return Resident.objects.filter(household_id=resident.household_id).order_by(
+    return Resident.objects.filter(household_id=resident.household_id, juumin_jotai="1").order_by(
         head_first, "birth_date", "atena_no"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -137,14 +138,20 @@ def _batch_key(kind: str, now: dt.datetime, batch_id: int) -> str:
 
 
 def _export_batches_form() -> None:
-    """Bind every unbatched outbox row to a new batch per kind, with its object key fixed from now on."""
+    """Bind every unbatched outbox row to a new batch per kind and CSV header (a new form version's rows never
+    share a file with the old one's), with its object key fixed from now on."""
     with transaction.atomic():
-        for kind in ExportItem.objects.filter(batch=None).values_list("kind", flat=True).distinct():
+        groups: dict[tuple[str, str], list[int]] = {}
+        for pk, kind, header in (
+            ExportItem.objects.filter(batch=None).order_by("pk").values_list("pk", "kind", "header")
+        ):
+            groups.setdefault((kind, json.dumps(header, ensure_ascii=False)), []).append(pk)
+        for (kind, _), pks in groups.items():
             batch = ExportBatch.objects.create(kind=kind, object_key=f"pending-{uuid.uuid4().hex}")
             batch.object_key = _batch_key(kind, batch.created_at, batch.pk)
             batch.save(update_fields=["object_key"])
             # A concurrent flush may have bound these rows meanwhile; then this batch stays empty and goes.
-            if not ExportItem.objects.filter(batch=None, kind=kind).update(batch=batch):
+            if not ExportItem.objects.filter(pk__in=pks, batch=None).update(batch=batch):
                 batch.delete()
 
 

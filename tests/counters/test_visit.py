@@ -147,3 +147,18 @@ def test_finishing_with_a_formula_like_value_is_refused_and_changes_nothing(
     session.refresh_from_db()
     assert session.state == SessionState.IDENTIFIED
     assert not PrintJob.objects.exists() and not ExportItem.objects.exists()
+
+
+def test_bad_page_numbers_and_missing_forms_are_handled(clerk_client, clerk, counter, small_city) -> None:
+    session = _open(clerk_client, counter)
+    url = reverse("counters:session", args=[session.reception_no])
+    assert clerk_client.get(url, {"kind": "kana", "q": "タカハシ", "page": "abc"}).status_code == 200
+    clerk_client.post(
+        reverse("counters:session_identify", args=[session.reception_no]), {"atena_no": atena(3)}
+    )
+    # No form has been loaded: finishing says so instead of failing.
+    response = clerk_client.post(reverse("counters:session_finish", args=[session.reception_no]), follow=True)
+    assert "no version is published" in response.content.decode()
+    assert (
+        clerk_client.get(reverse("counters:session_form_pdf", args=[session.reception_no])).status_code == 409
+    )

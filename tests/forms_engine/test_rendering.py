@@ -93,3 +93,19 @@ def test_a_form_cannot_read_server_files_or_the_network(tmp_path) -> None:
     path.write_bytes(render_packet_pdf([(RenderSource(code="evil", body=body), {})]))
     assert "0 embedded files" in pdf_attachments(path)
     assert "申請書" in pdf_text(path)
+
+
+@pytest.mark.django_db
+def test_the_version_in_effect_today_is_used() -> None:
+    import json
+
+    from forms_engine.services import STARTER_DIR, FormFileInvalid, form_template_import
+
+    data = json.loads((STARTER_DIR / "juminido.json").read_text(encoding="utf-8"))
+    form_template_import(data=data, source="v1")
+    future = {**data, "version": {**data["version"], "number": 2, "effective_from": "2999-04-01"}}
+    form_template_import(data=future, source="v2")
+    assert form_version_current(code="juminido").number == 1
+    assert form_version_current(code="juminido", on=dt.date(2999, 4, 1)).number == 2
+    with pytest.raises(FormFileInvalid, match="format must be"):
+        form_template_import(data={**data, "format": "other/9"}, source="x.json")

@@ -29,3 +29,17 @@ def test_every_search_is_audited_without_the_query_text(small_city, clerk) -> No
     assert event.actor == clerk
     assert event.detail == {"kind": "kana", "results": 1}
     assert "ヨシダ" not in str(event.detail)
+
+
+def test_a_moved_out_member_is_not_in_the_household(clerk) -> None:
+    from integrations import selectors as mirror
+    from integrations.services import residents_import_snapshot
+    from tests.factories import juki_csv, juki_row
+
+    setai = juki_row(1)["世帯番号"]
+    residents_import_snapshot(
+        data=juki_csv([juki_row(1), juki_row(2, 世帯番号=setai, 続柄="子", 住民状態="2")]), source="t.csv"
+    )
+    head = mirror.resident_get(atena_no=atena(1))
+    assert head is not None
+    assert [r.atena_no for r in mirror.household_members(resident=head)] == [atena(1)]

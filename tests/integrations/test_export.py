@@ -49,3 +49,12 @@ def test_an_empty_batch_left_by_a_concurrent_flush_is_skipped(local_storage: Loc
     enqueue_export(kind="juminido", reception_no="R1", header=HEADER, row=["R1", "山田"])
     assert len(export_flush(storage=local_storage)) == 1
     assert not local_storage.exists("outbound/empty.csv")
+
+
+def test_rows_of_two_layouts_go_to_two_files(local_storage: LocalFolderStorage) -> None:
+    enqueue_export(kind="juminido", reception_no="R1", header=HEADER, row=["R1", "山田"])
+    enqueue_export(kind="juminido", reception_no="R2", header=[*HEADER, "名"], row=["R2", "髙橋", "健"])
+    files = sorted(local_storage.get(key) for key in export_flush(storage=local_storage))
+    assert files == sorted(
+        ["受付番号,氏\r\nR1,山田\r\n".encode(), "受付番号,氏,名\r\nR2,髙橋,健\r\n".encode()]
+    )
