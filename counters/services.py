@@ -57,7 +57,7 @@ def _resident_for(session: CounterSession) -> Resident:
 
 
 def counter_session_identify(*, session: CounterSession, atena_no: str, actor: Any) -> Resident:
-    """Record who the visitor is (本人確認) and audit the view of their record."""
+    """Record who the visitor is (本人確認). The clerk screen that then shows the person audits that view."""
     if session.state == SessionState.FINISHED:
         raise SessionError(f"{session.reception_no} is already finished")
     resident = mirror.resident_get(atena_no=atena_no)

@@ -14,7 +14,8 @@ def hiragana_to_katakana(text: str) -> str:
 
 
 def kana_search_key(text: str) -> str:
-    """Fold kana text to the key used for search: ``ｻﾄｳ　ﾀﾛｰ`` and ``さとう たろう`` both match ``サトウタロウ``."""
+    """Fold kana text to the key used for search: ``ｻﾄｳ　ﾀﾛｳ``, ``さとう たろう`` and ``サトウ・タロウ`` all
+    give ``サトウタロウ``; ``キョウコ`` gives ``キヨウコ``."""
     # NFKC only on the derived key: it turns half-width katakana into full width and joins dakuten.
     folded = unicodedata.normalize("NFKC", text)
     folded = hiragana_to_katakana(folded)
