@@ -38,6 +38,7 @@ RUN apt-get update \
         libharfbuzz-subset0 \
         libpango-1.0-0 \
         libpangoft2-1.0-0 \
+        gettext \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
@@ -56,7 +57,9 @@ COPY --from=source /src/ /app/
 
 # Static files are collected into the image (var/staticfiles, served by WhiteNoise). The secret key is a
 # dummy set for this one command only: it is not baked into the image; set DJANGO_SECRET_KEY at run time.
-RUN DJANGO_SECRET_KEY=collectstatic-build-only-dummy python manage.py collectstatic --noinput
+RUN DJANGO_SECRET_KEY=collectstatic-build-only-dummy python manage.py collectstatic --noinput \
+    && DJANGO_SECRET_KEY=build-only-dummy python manage.py compilemessages -v 0 --ignore '.venv/*' \
+    && python -m madoguchi.moji.repertoire build
 
 # Non-root user. The code stays root-owned (read-only for the app); only var/ (beat schedule, local
 # fallbacks) is writable. A real home directory: gunicorn and fontconfig write small files under $HOME.

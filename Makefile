@@ -11,12 +11,12 @@ DEMO_PACKAGES := fonts-ipamj-mincho libharfbuzz-subset0 libpango-1.0-0 libpangof
 TEST_PACKAGES := $(DEMO_PACKAGES) poppler-utils chromium
 TEST_VAR := $(CURDIR)/var/test
 
-.PHONY: demo test lint typecheck system-demo system-test venv messages clean
+.PHONY: demo test lint typecheck system-demo system-test venv messages repertoire clean
 
-demo: system-demo venv messages
+demo: system-demo venv messages repertoire
 	$(VENV)/bin/python -m madoguchi.demo
 
-test: system-test venv messages
+test: system-test venv messages repertoire
 	rm -rf "$(TEST_VAR)" && mkdir -p "$(TEST_VAR)"
 	$(MAKE) --no-print-directory lint typecheck
 	MADOGUCHI_VAR_DIR="$(TEST_VAR)" $(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -42,6 +42,10 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 messages: venv
 	$(VENV)/bin/python manage.py compilemessages -v 0 --ignore '.venv/*' --ignore 'var/*'
+
+# The MJ repertoire (madoguchi/moji) is generated from the cmap of Debian's IPAmj明朝, never committed.
+repertoire: venv
+	$(VENV)/bin/python -m madoguchi.moji.repertoire build
 
 system-demo:
 	@.ci/system-packages $(DEMO_PACKAGES)

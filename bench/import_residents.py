@@ -78,7 +78,9 @@ def main() -> None:
     from integrations.demo_city import demo_city_csv
     from integrations.juki_import import parse_snapshot
     from integrations.layouts import JUKI_V1_COLUMNS
-    from integrations.services import residents_import_snapshot
+    from integrations.models import ImportKind
+    from integrations.services import residents_import
+    from integrations.storage import LocalFolderStorage
 
     call_command("migrate", verbosity=0)
     data = demo_city_csv(households=args.households)
@@ -94,7 +96,13 @@ def main() -> None:
         return min(times)
 
     parse_s = best(lambda: parse_snapshot(data, source="bench"))
-    import_s = best(lambda: residents_import_snapshot(data=data, source="bench"))
+    storage = LocalFolderStorage(ROOT / "var" / "bench")
+    storage.put("JUKI_20261101090000_000001_FULL.csv", data)
+    import_s = best(
+        lambda: residents_import(
+            storage=storage, key="JUKI_20261101090000_000001_FULL.csv", kind=ImportKind.FULL
+        )
+    )
     baseline_s = min(_baseline(rows, JUKI_V1_COLUMNS) for _ in range(args.repeat))
 
     print(

@@ -51,7 +51,7 @@ def person_context(resident: Resident) -> dict[str, Any]:
     """A resident as the plain dict the forms engine renders (documented in docs/forms.md)."""
     return {
         "atena_no": resident.atena_no,
-        "setai_no": resident.household.setai_no,
+        "setai_no": resident.setai_no,
         "shi": resident.shi,
         "mei": resident.mei,
         "shimei": f"{resident.shi}　{resident.mei}".strip("　") or resident.eiji_shimei,

@@ -28,6 +28,7 @@ def form_template_import(*, data: dict[str, Any], source: str) -> FormVersion:
     try:
         code, name, version = data["code"], data["name"], data["version"]
         number, body = int(version["number"]), str(version["body"])
+        status = VersionStatus(version.get("status", VersionStatus.PUBLISHED))
     except (KeyError, TypeError, ValueError) as exc:
         raise FormFileInvalid(f"{source}: missing or invalid key {exc}") from exc
     with transaction.atomic():
@@ -38,7 +39,7 @@ def form_template_import(*, data: dict[str, Any], source: str) -> FormVersion:
         return FormVersion.objects.create(
             template=template,
             number=number,
-            status=VersionStatus(version.get("status", VersionStatus.PUBLISHED)),
+            status=status,
             effective_from=version.get("effective_from"),
             body=body,
             css=str(version.get("css", "")),

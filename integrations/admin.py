@@ -1,13 +1,118 @@
-from django.contrib import admin
+"""System-admin pages of the linkage: the inbound ledger (with errors, reports, retry and skip), the pick-up
+log, the column-mapping editor, and the outbound outbox. Resident data itself has no admin page: it is read only
+through the audited counter screens."""
 
-from .models import ExportBatch, ExportItem, ImportRun
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from . import services
+from .layouts import JUKI_V1_COLUMNS
+from .models import ColumnMapping, ExportBatch, ExportItem, ImportRun, InboundPickup
 
 
 @admin.register(ImportRun)
 class ImportRunAdmin(admin.ModelAdmin):
-    list_display = ("started_at", "source", "status", "rows", "error_count", "finished_at")
-    list_filter = ("status",)
-    readonly_fields = [f.name for f in ImportRun._meta.fields]
+    list_display = ("seen_at", "source", "kind", "status", "rows", "added", "changed", "removed", "error_count",
+                    "seconds", "attempts", "note")  # fmt: skip
+    list_filter = ("status", "kind", "origin")
+    search_fields = ("source",)
+    readonly_fields = [f.name for f in ImportRun._meta.fields if f.name != "errors"] + ["error_table"]
+    exclude = ("errors",)
+    actions = ["retry", "skip"]
+
+    @admin.display(description="秒")
+    def seconds(self, run: ImportRun) -> str:
+        return f"{run.seconds:.1f}" if run.seconds is not None else ""
+
+    @admin.display(description="エラー (先頭100件)")
+    def error_table(self, run: ImportRun) -> str:
+        if not run.errors:
+            return "—"
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((e.get("row") or "", e.get("column", ""), e.get("reason", "")) for e in run.errors),
+        )  # fmt: skip
+        return format_html("<table><tr><th>行</th><th>列</th><th>理由</th></tr>{}</table>", rows)
+
+    @admin.action(description="次回の定期取込で再試行する (取込失敗のみ)")
+    def retry(self, request: HttpRequest, queryset: QuerySet[ImportRun]) -> None:
+        for run in queryset:
+            services.import_run_retry(run=run)
+        self.message_user(request, "取込失敗のファイルを再試行の対象にしました。", messages.SUCCESS)
+
+    @admin.action(description="スキップする (後続の差分を反映できるようにする)")
+    def skip(self, request: HttpRequest, queryset: QuerySet[ImportRun]) -> None:
+        for run in queryset:
+            services.import_run_skip(run=run, actor=request.user)
+        self.message_user(request, "選択したファイルをスキップしました。", messages.SUCCESS)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(InboundPickup)
+class InboundPickupAdmin(admin.ModelAdmin):
+    list_display = ("started_at", "ok", "seen", "applied", "message", "finished_at")
+    list_filter = ("ok",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ColumnMappingForm(forms.ModelForm):
+    """Checks that every target is a canonical 住民記録 v1 column and splits name exactly two."""
+
+    class Meta:
+        model = ColumnMapping
+        fields = ["name", "description", "columns", "splits", "active"]
+
+    def clean_columns(self) -> dict[str, str]:
+        columns = self.cleaned_data["columns"] or {}
+        if not isinstance(columns, dict):
+            raise forms.ValidationError(
+                '列対応は {ベンダーの列名: 標準の列名 または ""} の形で書いてください。'
+            )
+        for vendor, target in columns.items():
+            if target and target not in ("処理区分", *JUKI_V1_COLUMNS):
+                raise forms.ValidationError(
+                    f"「{vendor}」の対応先「{target}」は住民記録 v1 の列ではありません。"
+                )
+        return columns
+
+    def clean_splits(self) -> dict[str, list[str]]:
+        splits = self.cleaned_data["splits"] or {}
+        if not isinstance(splits, dict):
+            raise forms.ValidationError(
+                "分割は {ベンダーの列名: [標準の列名, 標準の列名]} の形で書いてください。"
+            )
+        for vendor, targets in splits.items():
+            if not (
+                isinstance(targets, list) and len(targets) == 2 and all(t in JUKI_V1_COLUMNS for t in targets)
+            ):
+                raise forms.ValidationError(f"「{vendor}」の分割先は住民記録 v1 の列 2 つにしてください。")
+        return splits
+
+
+@admin.register(ColumnMapping)
+class ColumnMappingAdmin(admin.ModelAdmin):
+    form = ColumnMappingForm
+    list_display = ("name", "description", "active")
+
+    def save_model(self, request: HttpRequest, obj: ColumnMapping, form: Any, change: bool) -> None:
+        if obj.active:
+            ColumnMapping.objects.exclude(pk=obj.pk).update(active=False)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ExportBatch)

@@ -1,6 +1,8 @@
-"""Reading and validating a 住民記録 v1 full snapshot (domain.md §1). Pure: no database access here.
+"""Reading and validating 住民記録 v1 files (domain.md §1), streaming: one row at a time, never the whole file.
 
-The whole file is validated before anything changes; a file with any problem is rejected whole.
+``JukiReader`` turns a byte stream into canonical rows, through a vendor column mapping if one is given, and
+collects every problem (row, column, reason; the first MAX_REPORTED_PROBLEMS kept, all counted). It touches no
+database. Callers decide what a problem means: the importers reject the whole file if there is any.
 """
 
 from __future__ import annotations
@@ -8,12 +10,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import IO, Any
 
 from madoguchi.moji.checkdigit import is_valid as check_digit_ok
-from madoguchi.moji.text import text_problems
+from madoguchi.moji.text import mj_problems
 
 from .layouts import (
     CODE_COLUMNS,
@@ -24,17 +27,19 @@ from .layouts import (
     TEXT_FIELDS,
 )
 
-MAX_REPORTED_PROBLEMS = 100
+MAX_REPORTED_PROBLEMS = 1000
+DIFF_CODES = {"1": "追加", "2": "変更", "3": "消除"}
+FULL_WIDTH_SPACE = "\u3000"
 
 
 @cache
 def max_lengths() -> dict[str, int]:
     """Each text column's longest accepted value, in characters, from the model field it is stored in."""
-    from .models import Household, Resident
+    from .models import Resident
 
     fields = {column: Resident._meta.get_field(name) for column, name in TEXT_FIELDS.items()}
     fields["宛名番号"] = Resident._meta.get_field("atena_no")
-    fields["世帯番号"] = Household._meta.get_field("setai_no")
+    fields["世帯番号"] = Resident._meta.get_field("setai_no")
     return {column: length for column, f in fields.items() if (length := getattr(f, "max_length", None))}
 
 
@@ -58,7 +63,6 @@ class ResidentFileRejected(Exception):
     source: str
     problems: list[FileProblem]
     total: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         shown = "\n".join(f"  {p}" for p in self.problems[:20])
@@ -66,37 +70,29 @@ class ResidentFileRejected(Exception):
         return f"{self.source}: rejected, {self.total} problem(s); nothing was changed\n{shown}{more}"
 
 
-class _Problems:
+@dataclass
+class Problems:
     """Collects problems, keeping the first MAX_REPORTED_PROBLEMS and counting all."""
 
-    def __init__(self) -> None:
-        self.kept: list[FileProblem] = []
-        self.total = 0
+    kept: list[FileProblem] = field(default_factory=list)
+    total: int = 0
 
     def add(self, row: int, column: str, reason: str) -> None:
         self.total += 1
         if len(self.kept) < MAX_REPORTED_PROBLEMS:
             self.kept.append(FileProblem(row, column, reason))
 
+    def rejection(self, source: str) -> ResidentFileRejected:
+        return ResidentFileRejected(source, self.kept, total=self.total)
 
-def decode_file(data: bytes, *, source: str) -> str:
-    """Decode UTF-8 (a BOM is allowed and dropped). Anything else is rejected, naming the byte and line."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ResidentFileRejected(
-            source,
-            [
-                FileProblem(
-                    line,
-                    "",
-                    f"not UTF-8: byte 0x{data[exc.start]:02X} at offset {exc.start} "
-                    "(the file must be UTF-8; Shift_JIS cannot carry MJ+ characters)",
-                )
-            ],
-            total=1,
-        ) from exc
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """A vendor layout as plain data (from integrations.models.ColumnMapping): see its docstring."""
+
+    name: str
+    columns: Mapping[str, str]
+    splits: Mapping[str, Sequence[str]]
 
 
 def parse_date(value: str) -> dt.date:
@@ -106,89 +102,176 @@ def parse_date(value: str) -> dt.date:
     return dt.date.fromisoformat(value)
 
 
-def parse_snapshot(data: bytes, *, source: str) -> list[dict[str, str]]:
-    """Validate a full snapshot and return its rows as dicts keyed by canonical column names.
-
-    Raises ResidentFileRejected naming the file and every problem (row, column, reason) when anything is wrong.
-    """
-    text = decode_file(data, source=source)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    problems = _Problems()
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ResidentFileRejected(source, [FileProblem(0, "", "the file is empty")], total=1) from None
-    except csv.Error as exc:
-        raise ResidentFileRejected(
-            source, [FileProblem(1, "", f"broken CSV header: {exc}")], total=1
-        ) from exc
-
-    missing = [c for c in JUKI_V1_COLUMNS if c not in header]
-    unknown = [c for c in header if c not in JUKI_V1_COLUMNS]
-    doubled = sorted({c for c in header if header.count(c) > 1})
-    for column in missing:
-        problems.add(1, column, "required column is missing from the header")
-    for column in unknown:
-        problems.add(1, column, "unknown column (the 住民記録 v1 layout does not have it)")
-    for column in doubled:
+def _header_plan(
+    header: list[str], *, diff: bool, mapping: MappingSpec | None, problems: Problems
+) -> list[tuple[int, tuple[str, ...]]]:
+    """For each file column worth reading: (index, canonical columns it fills). Records header problems."""
+    expected = ("処理区分", *JUKI_V1_COLUMNS) if diff else JUKI_V1_COLUMNS
+    plan: list[tuple[int, tuple[str, ...]]] = []
+    for index, name in enumerate(header):
+        if mapping and name in mapping.splits:
+            plan.append((index, tuple(mapping.splits[name])))
+        elif mapping and name in mapping.columns:
+            if mapping.columns[name]:
+                plan.append((index, (mapping.columns[name],)))
+        elif name in expected:
+            plan.append((index, (name,)))
+        else:
+            hint = f" and mapping {mapping.name} does not list it" if mapping else ""
+            problems.add(1, name, f"unknown column (not in the 住民記録 v1 layout{hint})")
+    filled = [column for _, columns in plan for column in columns]
+    for column in expected:
+        if column not in filled:
+            problems.add(1, column, "required column is missing from the header")
+    for column in sorted({c for c in filled if filled.count(c) > 1}):
         problems.add(1, column, "column appears more than once in the header")
-    if problems.total:
-        raise ResidentFileRejected(source, problems.kept, total=problems.total)
+    return plan
 
-    rows: list[dict[str, str]] = []
-    seen_atena: dict[str, int] = {}
-    try:
-        for line_no, cells in _numbered(reader):
-            if len(cells) != len(header):
-                problems.add(line_no, "", f"{len(cells)} fields where the header has {len(header)}")
+
+class _NotUtf8(Exception):
+    def __init__(self, line: int, byte: int) -> None:
+        self.line, self.byte = line, byte
+
+
+class JukiReader:
+    """Streams canonical rows out of a 住民記録 v1 file (full snapshot, or difference with 処理区分 first).
+
+    Iterate over it for ``(row number, row dict)`` of the rows that passed their checks; afterwards
+    ``problems`` holds every problem found, file-level ones included. Duplicate 宛名番号 across the file are
+    not checked here (that needs the whole file): the importers check them in the database.
+    """
+
+    def __init__(
+        self, stream: IO[bytes], *, source: str, diff: bool = False, mapping: MappingSpec | None = None
+    ) -> None:
+        self.stream = stream
+        self.source = source
+        self.diff = diff
+        self.mapping = mapping
+        self.problems = Problems()
+        self.rows_read = 0
+        self._last_line = b"\n"
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        reader = csv.reader(self._decoded_lines(), strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                self.problems.add(0, "", "the file is empty")
+                return
+            plan = _header_plan(header, diff=self.diff, mapping=self.mapping, problems=self.problems)
+            if self.problems.total:
+                return
+            yield from self._rows(reader, plan, len(header))
+        except _NotUtf8 as bad:
+            self.problems.add(
+                bad.line, "",
+                f"not UTF-8 (byte 0x{bad.byte:02X}); the file must be UTF-8: Shift_JIS cannot carry MJ+ characters",
+            )  # fmt: skip
+            return
+        except csv.Error as exc:
+            self.problems.add(reader.line_num, "", f"broken CSV: {exc} (truncated file?)")
+        if not self._last_line.endswith(b"\n"):
+            self.problems.add(
+                reader.line_num, "", "the last line has no line break: the file looks truncated"
+            )
+
+    def _decoded_lines(self) -> Iterator[str]:
+        """The file's lines as text, decoded one by one so a bad byte is reported on its own line."""
+        for number, raw in enumerate(self.stream, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _NotUtf8(number, raw[exc.start]) from exc
+            self._last_line = raw
+            yield text[1:] if number == 1 and text.startswith("\ufeff") else text
+
+    def _rows(
+        self, reader: Any, plan: list[tuple[int, tuple[str, ...]]], width: int
+    ) -> Iterator[tuple[int, dict[str, str]]]:
+        problems = self.problems
+        for cells in reader:
+            line = reader.line_num
+            if not cells:
                 continue
-            row = dict(zip(header, cells, strict=True))
-            _check_row(row, line_no, problems)
-            atena = row["宛名番号"]
-            if atena in seen_atena:
-                problems.add(
-                    line_no, "宛名番号", f"duplicate 宛名番号 (first seen in row {seen_atena[atena]})"
-                )
-            else:
-                seen_atena[atena] = line_no
-            rows.append(row)
-    except csv.Error as exc:
-        problems.add(reader.line_num, "", f"broken CSV: {exc}")
-    if problems.total:
-        raise ResidentFileRejected(source, problems.kept, total=problems.total)
-    return rows
+            self.rows_read += 1
+            if len(cells) != width:
+                problems.add(line, "", f"{len(cells)} fields where the header has {width}")
+                continue
+            row: dict[str, str] = {}
+            for index, columns in plan:
+                value = cells[index]
+                if len(columns) == 1:
+                    row[columns[0]] = value
+                else:
+                    first, _, rest = value.partition(FULL_WIDTH_SPACE)
+                    row[columns[0]], row[columns[1]] = first, rest
+            before = problems.total
+            check_row(row, line, problems, diff=self.diff)
+            if problems.total == before:
+                yield line, row
 
 
-def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    line = 1
-    for cells in reader:
-        line += 1
-        if cells:
-            yield line, cells
-
-
-def _check_row(row: dict[str, str], line_no: int, problems: _Problems) -> None:
-    for column, length in max_lengths().items():
-        if len(row[column]) > length:
-            problems.add(line_no, column, f"{len(row[column])} characters; at most {length} are accepted")
-    for column in REQUIRED_COLUMNS:
-        if not row[column]:
-            problems.add(line_no, column, "required value is empty")
+def check_row(row: dict[str, str], line: int, problems: Problems, *, diff: bool = False) -> None:
+    """Record every problem of one canonical row."""
+    kubun = row.get("処理区分", "1")
+    if diff and kubun not in DIFF_CODES:
+        problems.add(line, "処理区分", f"code {kubun!r} is not one of 1 (追加), 2 (変更), 3 (消除)")
+        return
     for column in ("宛名番号", "世帯番号"):
         value = row[column]
         if value and not check_digit_ok(value):
-            problems.add(line_no, column, f"{value} fails the M11W2-7 check digit")
+            problems.add(line, column, f"{value} fails the M11W2-7 check digit")
+    if kubun == "3":
+        if not row["宛名番号"]:
+            problems.add(line, "宛名番号", "required value is empty")
+        return  # a deletion needs only the person's number
+    lengths = max_lengths()
+    for column in REQUIRED_COLUMNS:
+        if not row[column]:
+            problems.add(line, column, "required value is empty")
     for column, allowed in CODE_COLUMNS.items():
         value = row[column]
         if value and value not in allowed:
-            problems.add(line_no, column, f"code {value!r} is not one of {', '.join(sorted(allowed))}")
+            problems.add(line, column, f"code {value!r} is not one of {', '.join(sorted(allowed))}")
     for column in DATE_COLUMNS:
         value = row[column]
         if value:
             try:
                 parse_date(value)
             except ValueError:
-                problems.add(line_no, column, f"{value!r} is not a date YYYY-MM-DD")
+                problems.add(line, column, f"{value!r} is not a date YYYY-MM-DD")
+    stamp = row["更新日時"]
+    if stamp:
+        try:
+            dt.datetime.fromisoformat(stamp)
+        except ValueError:
+            problems.add(line, "更新日時", f"{stamp!r} is not an ISO 8601 timestamp")
+    for column, length in lengths.items():
+        if len(row[column]) > length:
+            problems.add(line, column, f"{len(row[column])} characters; at most {length} are accepted")
     for column in MJ_TEXT_COLUMNS:
-        for problem in text_problems(row[column]):
-            problems.add(line_no, column, f"character {problem.index + 1}: {problem.reason}")
+        for problem in mj_problems(row[column]):
+            problems.add(line, column, f"character {problem.index + 1}: {problem.reason}")
+
+
+def parse_snapshot(data: bytes, *, source: str, mapping: MappingSpec | None = None) -> list[dict[str, str]]:
+    """Validate a whole full snapshot held in memory and return its rows (small files, tests, benchmarks).
+
+    Raises ResidentFileRejected naming the file and every problem; duplicates included.
+    """
+    reader = JukiReader(io.BytesIO(data), source=source, mapping=mapping)
+    rows: list[dict[str, str]] = []
+    first_seen: dict[str, int] = {}
+    for line, row in reader:
+        atena = row["宛名番号"]
+        if atena in first_seen:
+            reader.problems.add(
+                line, "宛名番号", f"duplicate 宛名番号 (first seen in row {first_seen[atena]})"
+            )
+        else:
+            first_seen[atena] = line
+        rows.append(row)
+    if reader.problems.total:
+        raise reader.problems.rejection(source)
+    return rows

@@ -1,30 +1,19 @@
 """The resident mirror (the core system's 住民記録 data), the import ledger, and the outbound outbox."""
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-
-class Household(models.Model):
-    """世帯: one household of the core system."""
-
-    setai_no = models.CharField(_("世帯番号"), max_length=20, unique=True)
-
-    class Meta:
-        verbose_name = _("世帯")
-        verbose_name_plural = _("世帯")
-
-    def __str__(self) -> str:
-        return self.setai_no
 
 
 class Resident(models.Model):
     """One person of the 住民記録 mirror, field for field from the canonical 住民記録 v1 layout.
 
-    Names and addresses are stored byte-exact as received (MJ+); ``kana_key`` is the derived search key.
+    Names and addresses are stored byte-exact as received (MJ+). A household (世帯) is the residents sharing a
+    世帯番号. ``kana_key`` and ``kanji_key`` are derived search keys (madoguchi.moji), never shown.
     """
 
-    atena_no = models.CharField(_("宛名番号"), max_length=20, unique=True)
-    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
+    atena_no = models.CharField(_("宛名番号"), max_length=20, primary_key=True)
+    setai_no = models.CharField(_("世帯番号"), max_length=20, db_index=True)
     juminhyo_code = models.CharField(_("住民票コード"), max_length=11, blank=True)
     juumin_shubetsu = models.CharField(_("住民種別"), max_length=1)
     juumin_jotai = models.CharField(_("住民状態"), max_length=1)
@@ -37,7 +26,7 @@ class Resident(models.Model):
     kyuuji_kana = models.CharField(_("旧氏カナ"), max_length=100, blank=True)
     tsuushou = models.CharField(_("通称"), max_length=100, blank=True)
     tsuushou_kana = models.CharField(_("通称カナ"), max_length=100, blank=True)
-    birth_date = models.DateField(_("生年月日"))
+    birth_date = models.DateField(_("生年月日"), db_index=True)
     sex = models.CharField(_("性別"), max_length=1)
     zokugara = models.CharField(_("続柄"), max_length=50, blank=True)
     setainushi_shimei = models.CharField(_("世帯主氏名"), max_length=200, blank=True)
@@ -64,6 +53,8 @@ class Resident(models.Model):
     idou_date = models.DateField(_("異動年月日"), null=True, blank=True)
     updated_at_source = models.CharField(_("更新日時"), max_length=40, blank=True)
     kana_key = models.CharField(_("カナ検索キー"), max_length=200, db_index=True)
+    kanji_key = models.CharField(_("漢字検索キー"), max_length=200, db_index=True)
+    address_key = models.CharField(_("住所検索キー"), max_length=300)
 
     class Meta:
         verbose_name = _("住民")
@@ -76,31 +67,127 @@ class Resident(models.Model):
 
 
 class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("待機")
     RUNNING = "running", _("取込中")
     APPLIED = "applied", _("反映済")
     REJECTED = "rejected", _("却下")
     FAILED = "failed", _("取込失敗")
+    SKIPPED = "skipped", _("スキップ")
+    IGNORED = "ignored", _("対象外")
+
+
+class ImportKind(models.TextChoices):
+    FULL = "full", _("全件")
+    DIFF = "diff", _("差分")
+
+
+class ImportOrigin(models.TextChoices):
+    PICKUP = "pickup", _("定期取込")
+    COMMAND = "command", _("コマンド")
 
 
 class ImportRun(models.Model):
-    """Ledger of inbound files: which file, its checksum, what happened and how long it took."""
+    """The inbound ledger: every object seen under the inbound prefix (and every file imported by command),
+    with its checksum, what happened, row counts, timings and errors. Final states: applied, rejected,
+    skipped, ignored; ``failed`` (storage or database trouble) is retried by the next pick-up."""
 
     source = models.CharField(_("ファイル"), max_length=500)
-    sha256 = models.CharField(max_length=64)
+    key = models.CharField(_("オブジェクトキー"), max_length=500, blank=True)
+    origin = models.CharField(_("取込方法"), max_length=16, choices=ImportOrigin.choices)
+    kind = models.CharField(_("種別"), max_length=8, choices=ImportKind.choices, blank=True)
+    stamp = models.DateTimeField(_("作成日時"), null=True, blank=True)
+    seq = models.PositiveIntegerField(_("連番"), null=True, blank=True)
+    mapping = models.CharField(_("列対応"), max_length=64, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
     status = models.CharField(_("状態"), max_length=16, choices=ImportStatus.choices)
     rows = models.PositiveIntegerField(_("件数"), default=0)
+    added = models.PositiveIntegerField(_("追加"), default=0)
+    changed = models.PositiveIntegerField(_("変更"), default=0)
+    removed = models.PositiveIntegerField(_("消除"), default=0)
     error_count = models.PositiveIntegerField(_("エラー件数"), default=0)
     errors = models.JSONField(_("エラー"), default=list, blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    report_key = models.CharField(_("エラーレポート"), max_length=500, blank=True)
+    attempts = models.PositiveIntegerField(_("試行回数"), default=0)
+    note = models.CharField(_("備考"), max_length=500, blank=True)
+    seen_at = models.DateTimeField(_("検出日時"), auto_now_add=True)
+    started_at = models.DateTimeField(_("開始日時"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("終了日時"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("取込履歴")
         verbose_name_plural = _("取込履歴")
-        ordering = ["-started_at"]
+        ordering = ["-seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source"], condition=models.Q(origin="pickup"), name="pickup_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.source} ({self.status})"
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class InboundPickup(models.Model):
+    """One scheduled look at the inbound prefix: whether storage answered, what was found and applied."""
+
+    started_at = models.DateTimeField(_("開始日時"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("終了日時"), null=True, blank=True)
+    ok = models.BooleanField(_("成功"), default=False)
+    seen = models.PositiveIntegerField(_("新規ファイル"), default=0)
+    applied = models.PositiveIntegerField(_("反映"), default=0)
+    message = models.CharField(_("メッセージ"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("定期取込")
+        verbose_name_plural = _("定期取込")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M} {'OK' if self.ok else 'NG'}"
+
+
+class InboundLease(models.Model):
+    """At most one pick-up runs at a time: it holds this row's lease, renewed before each file."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    holder = models.CharField(max_length=32, blank=True)
+    until = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ColumnMapping(models.Model):
+    """A vendor's CSV layout mapped onto the canonical 住民記録 v1 columns (R-L3), edited by a system admin.
+
+    ``columns``: {vendor header: canonical column, or "" to ignore the column}. ``splits``: {vendor header:
+    [first canonical column, second canonical column]} for a one-column name split at the first full-width
+    space (e.g. 氏名 → 氏, 名). The active mapping applies to scheduled pick-up; at most one is active.
+    """
+
+    name = models.SlugField(_("名前"), max_length=64, unique=True)
+    description = models.CharField(_("説明"), max_length=200, blank=True)
+    columns = models.JSONField(_("列対応"), default=dict, blank=True)
+    splits = models.JSONField(_("分割する列"), default=dict, blank=True)
+    active = models.BooleanField(_("定期取込に使う"), default=False)
+
+    class Meta:
+        verbose_name = _("列対応")
+        verbose_name_plural = _("列対応")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["active"], condition=models.Q(active=True), name="one_active_mapping"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ExportBatch(models.Model):

@@ -2,26 +2,49 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
+import re
 import uuid
+import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
-from madoguchi.moji.csvsafe import UnsafeCsvValue, check_cell, write_csv
-from madoguchi.moji.kana import kana_search_key
+from madoguchi.moji.csvsafe import FORMULA_PREFIXES, UnsafeCsvValue, check_cell, write_csv
 
-from .juki_import import ResidentFileRejected, parse_date, parse_snapshot
-from .layouts import DATE_FIELDS, FLAG_FIELDS, TEXT_FIELDS
-from .models import ExportBatch, ExportItem, Household, ImportRun, ImportStatus, Resident
+from .juki_import import (
+    DIFF_CODES,
+    MAX_REPORTED_PROBLEMS,
+    FileProblem,
+    JukiReader,
+    MappingSpec,
+    ResidentFileRejected,
+)
+from .mirror import SnapshotLoad, diff_apply, residents_existing
+from .models import (
+    ColumnMapping,
+    ExportBatch,
+    ExportItem,
+    ImportKind,
+    ImportOrigin,
+    ImportRun,
+    ImportStatus,
+    InboundLease,
+    InboundPickup,
+)
 from .storage import ObjectStorage, StorageError, default_storage
 
 logger = logging.getLogger(__name__)
@@ -30,81 +53,329 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ImportResult:
     source: str
-    residents: int
-    households: int
+    kind: str
+    rows: int
+    households: int | None = None
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
 
 
-def _resident_from_row(row: dict[str, str], household: Household) -> Resident:
-    values: dict[str, object] = {field: row[column] for column, field in TEXT_FIELDS.items()}
-    values.update({field: parse_date(row[c]) if row[c] else None for c, field in DATE_FIELDS.items()})
-    values.update({field: row[c] == "1" for c, field in FLAG_FIELDS.items()})
-    kana = row["氏カナ"] + row["名カナ"]
-    return Resident(
-        atena_no=row["宛名番号"],
-        household=household,
-        kana_key=kana_search_key(kana or row["英字氏名"]),
-        **values,
-    )
+def mapping_spec(name: str | None) -> MappingSpec | None:
+    """The column mapping called ``name`` as plain data; None for the canonical layout."""
+    if not name:
+        return None
+    mapping = ColumnMapping.objects.filter(name=name).first()
+    if mapping is None:
+        raise ResidentFileRejected(name, [FileProblem(0, "", f"no column mapping named {name!r}")], total=1)
+    return MappingSpec(name=mapping.name, columns=mapping.columns, splits=mapping.splits)
 
 
-def _mirror_replace(rows: list[dict[str, str]], run: ImportRun) -> int:
-    """Replace every Resident and Household with ``rows`` in one transaction; return the number of households."""
+def _snapshot_apply(stream: IO[bytes], *, source: str, mapping: MappingSpec | None) -> ImportResult:
+    reader = JukiReader(stream, source=source, mapping=mapping)
     with transaction.atomic():
-        Resident.objects.all().delete()
-        Household.objects.all().delete()
-        households = Household.objects.bulk_create(
-            [Household(setai_no=no) for no in dict.fromkeys(row["世帯番号"] for row in rows)], batch_size=2000
-        )
-        by_no = {h.setai_no: h for h in households}
-        Resident.objects.bulk_create(
-            [_resident_from_row(row, by_no[row["世帯番号"]]) for row in rows], batch_size=2000
-        )
-        run.status = ImportStatus.APPLIED
-        run.rows = len(rows)
-        run.finished_at = timezone.now()
-        run.save()
-        audit_record(
-            actor=None,
-            action=AuditAction.IMPORT,
-            target_type="resident_snapshot",
-            target_ref=str(run.pk),
-            detail={"rows": len(rows)},
-        )
-    return len(households)
+        load = SnapshotLoad()
+        for line, row in reader:
+            if not reader.problems.total:
+                load.add(line, row)
+        if not reader.problems.total:
+            count, duplicates = load.duplicates(limit=MAX_REPORTED_PROBLEMS)
+            for atena, lines in duplicates:
+                reader.problems.add(
+                    lines[1], "宛名番号", f"duplicate 宛名番号 {atena} (rows {', '.join(map(str, lines))})"
+                )
+            reader.problems.total += count - len(duplicates)
+        if reader.problems.total:
+            load.discard()
+            raise reader.problems.rejection(source)
+        households = load.households()
+        load.replace()
+    return ImportResult(source=source, kind=ImportKind.FULL, rows=load.rows, households=households)
 
 
-def residents_import_snapshot(*, data: bytes, source: str) -> ImportResult:
-    """Replace the resident mirror with a validated 住民記録 v1 full snapshot, in one transaction.
+def _diff_apply(stream: IO[bytes], *, source: str, mapping: MappingSpec | None) -> ImportResult:
+    reader = JukiReader(stream, source=source, diff=True, mapping=mapping)
+    rows: dict[str, tuple[int, dict[str, str]]] = {}
+    for line, row in reader:
+        atena = row["宛名番号"]
+        if atena in rows:
+            reader.problems.add(
+                line, "宛名番号", f"宛名番号 {atena} appears twice (first in row {rows[atena][0]})"
+            )
+        rows[atena] = (line, row)
+    existing = residents_existing(list(rows))
+    for atena, (line, row) in rows.items():
+        kubun = row["処理区分"]
+        if kubun == "1" and atena in existing:
+            reader.problems.add(line, "宛名番号", f"追加 of {atena}, who is already in the resident data")
+        elif kubun in {"2", "3"} and atena not in existing:
+            reader.problems.add(
+                line, "宛名番号", f"{DIFF_CODES[kubun]} of {atena}, who is not in the resident data"
+            )
+    if reader.problems.total:
+        raise reader.problems.rejection(source)
+    by_kind: dict[str, list[dict[str, str]]] = {"1": [], "2": [], "3": []}
+    for _, row in rows.values():
+        by_kind[row["処理区分"]].append(row)
+    diff_apply(added=by_kind["1"], changed=by_kind["2"], removed=[row["宛名番号"] for row in by_kind["3"]])
+    return ImportResult(
+        source=source, kind=ImportKind.DIFF, rows=len(rows),
+        added=len(by_kind["1"]), changed=len(by_kind["2"]), removed=len(by_kind["3"]),
+    )  # fmt: skip
 
-    The whole file is validated first; on any problem ResidentFileRejected is raised, the ledger records the
-    rejection with its problems, and the residents already there stay untouched.
+
+def error_report_csv(problems: Sequence[FileProblem], total: int) -> bytes:
+    """The rejection report written next to a file: 行, 列, 理由 (UTF-8 with BOM for spreadsheet users)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["行", "列", "理由"])
+    for problem in problems:
+        # A leading quote keeps a spreadsheet from running a header name taken from the file as a formula.
+        column = f"'{problem.column}" if problem.column.startswith(FORMULA_PREFIXES) else problem.column
+        writer.writerow([problem.row or "", column, problem.reason])
+    if total > len(problems):
+        writer.writerow(["", "", f"… 他 {total - len(problems)} 件 (合計 {total} 件)"])
+    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
+
+
+def residents_import(
+    *, storage: ObjectStorage, key: str, kind: str, mapping: str | None = None, run: ImportRun | None = None
+) -> ImportResult:
+    """Validate and apply one 住民記録 v1 file (``kind`` full or diff) from ``storage``, recording it in the ledger.
+
+    A file with any problem is rejected whole: nothing changes, the ledger row holds the problems (capped, with
+    the total) and a report ``<key>.errors.csv`` is written next to the file. Storage or database trouble
+    marks the run ``failed`` (retried by the next pick-up) and re-raises.
     """
-    run = ImportRun.objects.create(
-        source=source, sha256=hashlib.sha256(data).hexdigest(), status=ImportStatus.RUNNING
-    )
+    source = storage.describe(key)
+    if run is None:
+        run = ImportRun.objects.create(
+            source=source,
+            key=key,
+            origin=ImportOrigin.COMMAND,
+            kind=kind,
+            mapping=mapping or "",
+            status=ImportStatus.RUNNING,
+        )
+    run.started_at, run.attempts, run.status = timezone.now(), run.attempts + 1, ImportStatus.RUNNING
+    run.save(update_fields=["started_at", "attempts", "status"])
+    apply = _snapshot_apply if kind == ImportKind.FULL else _diff_apply
     try:
-        rows = parse_snapshot(data, source=source)
+        with storage.open(key) as stream:
+            digest = hashlib.file_digest(stream, "sha256").hexdigest()  # type: ignore[arg-type]
+            stream.seek(0)
+            result = apply(stream, source=source, mapping=mapping_spec(mapping))
     except ResidentFileRejected as rejected:
-        run.status = ImportStatus.REJECTED
-        run.error_count = rejected.total
-        run.errors = [{"row": p.row, "column": p.column, "reason": p.reason} for p in rejected.problems]
-        run.finished_at = timezone.now()
-        run.save()
-        logger.warning("resident import rejected: %s (%d problems)", source, rejected.total)
+        _ledger_rejected(run, storage, key, rejected)
         raise
-
-    try:
-        households = _mirror_replace(rows, run)
-    except Exception as exc:
+    except Exception as exc:  # storage, database or a bug: recorded, retried by the next pick-up
         ImportRun.objects.filter(pk=run.pk).update(
-            status=ImportStatus.FAILED,
-            errors=[{"row": 0, "column": "", "reason": type(exc).__name__}],
-            error_count=1,
-            finished_at=timezone.now(),
+            status=ImportStatus.FAILED, note=f"{type(exc).__name__}: {exc}"[:500], finished_at=timezone.now()
         )
         raise
-    logger.info("resident import applied: %s (%d rows)", source, len(rows))
-    return ImportResult(source=source, residents=len(rows), households=households)
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportStatus.APPLIED, sha256=digest, rows=result.rows, added=result.added, changed=result.changed,
+        removed=result.removed, finished_at=timezone.now(), note="", errors=[], error_count=0,
+    )  # fmt: skip
+    audit_record(
+        actor=None,
+        action=AuditAction.IMPORT,
+        target_type="resident_file",
+        target_ref=str(run.pk),
+        detail={"kind": kind, "rows": result.rows},
+    )
+    logger.info("resident %s file applied: run %s (%d rows)", kind, run.pk, result.rows)
+    return result
+
+
+def _ledger_rejected(
+    run: ImportRun, storage: ObjectStorage, key: str, rejected: ResidentFileRejected
+) -> None:
+    report_key = f"{key}.errors.csv"
+    try:
+        storage.put(report_key, error_report_csv(rejected.problems, rejected.total))
+    except StorageError:
+        report_key = ""
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportStatus.REJECTED, error_count=rejected.total, report_key=report_key,
+        errors=[{"row": p.row, "column": p.column, "reason": p.reason} for p in rejected.problems[:100]],
+        finished_at=timezone.now(),
+    )  # fmt: skip
+    logger.warning("resident file rejected: run %s (%d problems)", run.pk, rejected.total)
+
+
+# --- Scheduled pick-up ----------------------------------------------------------------------------------
+
+INBOUND_NAME = re.compile(r"^JUKI_(?P<stamp>\d{14})_(?P<seq>\d{6})_(?P<kind>FULL|DIFF)\.csv$")
+"""The naming rule: ``JUKI_<YYYYMMDDhhmmss>_<NNNNNN>_<FULL|DIFF>.csv`` — the core system's extraction time
+(JST) and a sequence number fix the order in which files are applied."""
+
+LEASE_SECONDS = 30 * 60
+
+
+@dataclass(frozen=True)
+class InboundName:
+    kind: str
+    stamp: dt.datetime
+    seq: int
+
+
+def inbound_name(key: str) -> InboundName | None:
+    """Parse an inbound object's name by the naming rule; None when it does not follow it."""
+    match = INBOUND_NAME.match(PurePosixPath(key).name)
+    if match is None:
+        return None
+    try:
+        naive = dt.datetime.strptime(match["stamp"], "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    stamp = timezone.make_aware(naive, zoneinfo.ZoneInfo(settings.TIME_ZONE))
+    kind = ImportKind.FULL if match["kind"] == "FULL" else ImportKind.DIFF
+    return InboundName(kind=kind, stamp=stamp, seq=int(match["seq"]))
+
+
+def _lease_take(holder: str) -> bool:
+    InboundLease.objects.get_or_create(
+        name="inbound", defaults={"until": timezone.now() - dt.timedelta(days=1)}
+    )
+    now = timezone.now()
+    return bool(InboundLease.objects.filter(name="inbound", until__lt=now).update(
+        holder=holder, until=now + dt.timedelta(seconds=LEASE_SECONDS)
+    ))  # fmt: skip
+
+
+def _lease_release(holder: str) -> None:
+    InboundLease.objects.filter(name="inbound", holder=holder).update(until=timezone.now())
+
+
+def inbound_pickup(*, storage: ObjectStorage | None = None) -> InboundPickup:
+    """Look at the inbound prefix once: record new objects in the ledger, then apply what is due, in order.
+
+    Order is (stamp, seq) from the naming rule. A snapshot or difference older than the newest applied
+    snapshot is skipped; pending files older than a newer pending snapshot are skipped as superseded. A
+    rejected difference blocks the differences after it until an operator skips it or a newer snapshot
+    arrives. Storage or database trouble stops the cycle; the next one retries from the ledger.
+    """
+    storage = storage or default_storage()
+    pickup = InboundPickup.objects.create()
+    holder = uuid.uuid4().hex
+    if not _lease_take(holder):
+        pickup.message = "another pick-up is still running"
+        pickup.finished_at = timezone.now()
+        pickup.save()
+        return pickup
+    try:
+        keys = storage.list(settings.INBOUND_PREFIX)
+        pickup.seen = _ledger_record_new(keys, storage)
+        pickup.applied, pickup.message = _inbound_apply_due(storage, holder)
+        pickup.ok = not pickup.message
+    except StorageError as exc:
+        pickup.message = f"storage unreachable: {exc}"[:500]
+        logger.warning("inbound pick-up: storage unreachable")
+    finally:
+        _lease_release(holder)
+        pickup.finished_at = timezone.now()
+        pickup.save()
+    return pickup
+
+
+def _ledger_record_new(keys: list[str], storage: ObjectStorage) -> int:
+    known = set(ImportRun.objects.filter(origin=ImportOrigin.PICKUP).values_list("source", flat=True))
+    active = ColumnMapping.objects.filter(active=True).values_list("name", flat=True).first() or ""
+    new = 0
+    for key in keys:
+        if key.endswith(".errors.csv") or storage.describe(key) in known:
+            continue  # our own reports, and objects already in the ledger
+        name = inbound_name(key)
+        run = ImportRun(source=storage.describe(key), key=key, origin=ImportOrigin.PICKUP, mapping=active)
+        if name is None:
+            run.status, run.note = (
+                ImportStatus.IGNORED,
+                "the name does not follow the rule JUKI_<stamp>_<seq>_<FULL|DIFF>.csv",
+            )
+        else:
+            run.status, run.kind, run.stamp, run.seq = ImportStatus.PENDING, name.kind, name.stamp, name.seq
+        run.save()
+        new += 1
+    return new
+
+
+def _order(run: ImportRun) -> tuple[dt.datetime, int]:
+    assert run.stamp is not None and run.seq is not None
+    return run.stamp, run.seq
+
+
+def _inbound_apply_due(storage: ObjectStorage, holder: str) -> tuple[int, str]:
+    """Apply due files in order; return (files applied, a message when the cycle stopped early)."""
+    runs = ImportRun.objects.filter(origin=ImportOrigin.PICKUP).exclude(status=ImportStatus.IGNORED)
+    due = sorted(runs.filter(status__in=[ImportStatus.PENDING, ImportStatus.FAILED]), key=_order)
+    applied_full = [r for r in runs.filter(status=ImportStatus.APPLIED, kind=ImportKind.FULL)]
+    current = max((_order(r) for r in applied_full), default=None)
+    newest_full = max((_order(r) for r in due if r.kind == ImportKind.FULL), default=None)
+    floor = max(filter(None, [current, newest_full]), default=None)
+    count = 0
+    for run in due:
+        order = _order(run)
+        if floor is not None and order < floor:
+            why = (
+                "older than the snapshot applied"
+                if current and order < current
+                else "superseded by a newer snapshot"
+            )
+            ImportRun.objects.filter(pk=run.pk).update(
+                status=ImportStatus.SKIPPED, note=why, finished_at=timezone.now()
+            )
+            continue
+        if run.kind == ImportKind.DIFF:
+            blocker = _diff_blocker(runs, order, current)
+            if blocker is not None:
+                return count, f"waiting: {blocker}"
+        InboundLease.objects.filter(name="inbound", holder=holder).update(
+            until=timezone.now() + dt.timedelta(seconds=LEASE_SECONDS)
+        )
+        try:
+            residents_import(
+                storage=storage, key=run.key, kind=run.kind, mapping=run.mapping or None, run=run
+            )
+        except ResidentFileRejected:
+            if run.kind == ImportKind.DIFF:
+                return count, f"stopped: {run.source} was rejected"
+            continue
+        except Exception as exc:  # recorded as failed by residents_import; the next pick-up retries
+            logger.warning("inbound pick-up stopped at run %s: %s", run.pk, type(exc).__name__)
+            return count, f"stopped: {run.source}: {type(exc).__name__}"
+        count += 1
+        if run.kind == ImportKind.FULL:
+            current = order
+    return count, ""
+
+
+def _diff_blocker(runs: QuerySet[ImportRun], order: tuple[dt.datetime, int], current: Any) -> str | None:
+    """Why a difference must wait: an earlier difference (after the current snapshot) was rejected."""
+    for earlier in runs.filter(kind=ImportKind.DIFF, status=ImportStatus.REJECTED):
+        earlier_order = _order(earlier)
+        if earlier_order < order and (current is None or earlier_order > current):
+            return f"{earlier.source} was rejected; skip it or send a new snapshot"
+    return None
+
+
+def import_run_retry(*, run: ImportRun) -> None:
+    """Admin action: a failed pick-up entry is tried again by the next pick-up."""
+    if run.status == ImportStatus.FAILED:
+        ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.PENDING, note="retry requested")
+
+
+def import_run_skip(*, run: ImportRun, actor: Any) -> None:
+    """Admin action: set a rejected difference aside so the differences after it can be applied."""
+    if run.status in {ImportStatus.REJECTED, ImportStatus.FAILED, ImportStatus.PENDING}:
+        ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.SKIPPED, note=f"skipped by {actor}")
+        audit_record(
+            actor=actor,
+            action=AuditAction.ADMIN,
+            target_type="import_run",
+            target_ref=str(run.pk),
+            detail={"action": "skip"},
+        )
 
 
 def enqueue_export(*, kind: str, reception_no: str, header: list[str], row: list[str]) -> ExportItem:

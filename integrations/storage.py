@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -22,6 +24,10 @@ class StorageError(Exception):
 class ObjectStorage(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
+    def open(self, key: str) -> AbstractContextManager[IO[bytes]]:
+        """The object as a seekable binary file, read from disk, never held in memory whole."""
+        ...
+
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
     def describe(self, key: str) -> str: ...
@@ -65,6 +71,17 @@ class LocalFolderStorage:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        try:
+            handle = self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise StorageError(f"{self.describe(key)}: no such object") from exc
+        except OSError as exc:
+            raise StorageError(f"{self.describe(key)}: {exc.strerror}") from exc
+        with handle:
+            yield handle
 
     def list(self, prefix: str) -> list[str]:
         if not self.root.exists():
@@ -116,6 +133,23 @@ class S3Storage:
     def get(self, key: str) -> bytes:
         body: bytes = self._call(key, "get_object", Key=_checked_key(key))["Body"].read()
         return body
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        """Download to a temporary file first, so a dropped connection never leaves a half-read import."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        with tempfile.TemporaryFile() as handle:
+            try:
+                self.client.download_fileobj(self.bucket, _checked_key(key), handle)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                missing = code in {"NoSuchKey", "404"}
+                raise StorageError(f"{self.describe(key)}: {'no such object' if missing else code}") from exc
+            except BotoCoreError as exc:
+                raise StorageError(f"{self.describe(key)}: {exc}") from exc
+            handle.seek(0)
+            yield handle
 
     def exists(self, key: str) -> bool:
         try:

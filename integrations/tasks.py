@@ -5,6 +5,11 @@ from celery import shared_task
 from . import services
 
 
+@shared_task(name="integrations.tasks.inbound_pickup", acks_late=True)
+def inbound_pickup() -> int:
+    return services.inbound_pickup().applied
+
+
 @shared_task(name="integrations.tasks.export_flush", acks_late=True)
 def export_flush() -> list[str]:
     return services.export_flush()

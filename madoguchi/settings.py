@@ -131,9 +131,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues: default, imports, exports, render (the worker consumes all four); terminal.<code> per agent.
 CELERY_TASK_ROUTES = {
+    "integrations.tasks.inbound_*": {"queue": "imports"},
     "integrations.tasks.export_*": {"queue": "exports"},
 }
+# Seconds between looks at the inbound prefix for core-system files (R-L1: at most 10 minutes).
+MADOGUCHI_INBOUND_INTERVAL_SECONDS = env.int("MADOGUCHI_INBOUND_INTERVAL_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE = {
+    "inbound-pickup": {
+        "task": "integrations.tasks.inbound_pickup",
+        "schedule": float(MADOGUCHI_INBOUND_INTERVAL_SECONDS),
+    },
     "export-flush": {"task": "integrations.tasks.export_flush", "schedule": 60.0},
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
     "print-purge": {"task": "devices.tasks.print_jobs_purge", "schedule": 3600.0},
@@ -158,6 +165,9 @@ MADOGUCHI_CITY_NAME = env.str("MADOGUCHI_CITY_NAME", default="窓口市")
 # The font stack for PDFs: an MJ font must come first or IVS are silently ignored (domain.md §3).
 MADOGUCHI_PDF_FONT_FAMILY = env.list("MADOGUCHI_PDF_FONT_FAMILY", default=["IPAmj明朝", "IPAmjMincho"])
 MADOGUCHI_GJ_FONT_PATH = env.str("MADOGUCHI_GJ_FONT_PATH", default="")
+# GJ characters (MJ+ beyond MJ) are Plane-16 private use: GJnnnnnn → U+100000 + n − 1. The inclusive range the
+# city's MJ+ table uses; other Plane-16 code points are rejected. Default: GJ00000001 … GJ00020000.
+MADOGUCHI_GJ_RANGE = tuple(int(v, 16) for v in env.list("MADOGUCHI_GJ_RANGE", default=["100000", "104E1F"]))
 
 # --- Devices ------------------------------------------------------------------------------------------
 # Seconds after which a print job not yet confirmed by its agent is sent again, and how many sends before the

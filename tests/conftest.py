@@ -14,7 +14,8 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from forms_engine.services import form_starter_pack_load
-from integrations.services import ImportResult, residents_import_snapshot
+from integrations.models import ImportKind
+from integrations.services import ImportResult, residents_import
 from integrations.storage import LocalFolderStorage, S3Storage
 from madoguchi.accounts.models import User
 
@@ -81,38 +82,34 @@ def starter_forms(db: None) -> None:
     form_starter_pack_load()
 
 
+def import_file(
+    storage: LocalFolderStorage,
+    data: bytes,
+    *,
+    name: str = "JUKI_20261101090000_000001_FULL.csv",
+    mapping: str | None = None,
+) -> ImportResult:
+    """Put ``data`` under inbound/ and import it as a command would (kind from the name)."""
+    key = f"inbound/{name}"
+    storage.put(key, data)
+    kind = ImportKind.DIFF if name.endswith("_DIFF.csv") else ImportKind.FULL
+    return residents_import(storage=storage, key=key, kind=kind, mapping=mapping)
+
+
+SMALL_CITY = [
+    juki_row(1, 氏=IVS_NAME, 名="花子", 氏カナ="カサイ", 名カナ="ハナコ", 性別="2", 世帯主氏名=f"{IVS_NAME}　花子",
+             住所="窓口市葛西町二丁目3番4号", 方書="メゾン窓口 203号"),
+    juki_row(2, 氏=KICHI_NAME, 名="一郎", 氏カナ="ヨシダ", 名カナ="イチロウ", 世帯主氏名=f"{KICHI_NAME}　一郎"),
+    juki_row(3, 氏="髙橋", 名="健", 氏カナ="タカハシ", 名カナ="ケン"),
+    juki_row(4, 氏="髙橋", 名="ゆい", 氏カナ="タカハシ", 名カナ="ユイ", 続柄="子", 生年月日="2015-06-01",
+             世帯番号=juki_row(3)["世帯番号"], 世帯主氏名="髙橋　健"),
+]  # fmt: skip
+
+
 @pytest.fixture
-def small_city(db: None) -> ImportResult:
+def small_city(db: None, local_storage: LocalFolderStorage) -> ImportResult:
     """Three households; person 1 is 葛+U+E0102 西, person 2 𠮷田, person 3 and 4 share household 3."""
-    rows = [
-        juki_row(
-            1,
-            氏=IVS_NAME,
-            名="花子",
-            氏カナ="カサイ",
-            名カナ="ハナコ",
-            性別="2",
-            世帯主氏名=f"{IVS_NAME}　花子",
-            住所="窓口市葛西町二丁目3番4号",
-            方書="メゾン窓口 203号",
-        ),
-        juki_row(
-            2, 氏=KICHI_NAME, 名="一郎", 氏カナ="ヨシダ", 名カナ="イチロウ", 世帯主氏名=f"{KICHI_NAME}　一郎"
-        ),
-        juki_row(3, 氏="髙橋", 名="健", 氏カナ="タカハシ", 名カナ="ケン"),
-        juki_row(
-            4,
-            氏="髙橋",
-            名="ゆい",
-            氏カナ="タカハシ",
-            名カナ="ユイ",
-            続柄="子",
-            生年月日="2015-06-01",
-            世帯番号=juki_row(3)["世帯番号"],
-            世帯主氏名="髙橋　健",
-        ),
-    ]
-    return residents_import_snapshot(data=juki_csv(rows), source="small-city.csv")
+    return import_file(local_storage, juki_csv(SMALL_CITY))
 
 
 @pytest.fixture

@@ -128,14 +128,14 @@ def test_ui_is_japanese_first_and_translated() -> None:
 
 
 def test_finishing_with_a_formula_like_value_is_refused_and_changes_nothing(
-    clerk, counter, starter_forms
+    clerk, counter, starter_forms, local_storage
 ) -> None:
     from counters import services
-    from integrations.services import residents_import_snapshot
+    from forms_engine.models import FormVersion
+    from tests.conftest import import_file
     from tests.factories import juki_csv, juki_row
 
-    residents_import_snapshot(data=juki_csv([juki_row(1, 方書="=1+1")]), source="t.csv")
-    from forms_engine.models import FormVersion
+    import_file(local_storage, juki_csv([juki_row(1, 方書="=1+1")]))
 
     FormVersion.objects.filter(template__code="juminido").update(
         csv_columns=[["受付番号", "reception.no"], ["方書", "resident.katagaki"]]

@@ -31,15 +31,14 @@ def test_every_search_is_audited_without_the_query_text(small_city, clerk) -> No
     assert "ヨシダ" not in str(event.detail)
 
 
-def test_a_moved_out_member_is_not_in_the_household(clerk) -> None:
+def test_a_moved_out_member_is_not_in_the_household_but_still_in_their_own(local_storage) -> None:
     from integrations import selectors as mirror
-    from integrations.services import residents_import_snapshot
+    from tests.conftest import import_file
     from tests.factories import juki_csv, juki_row
 
     setai = juki_row(1)["世帯番号"]
-    residents_import_snapshot(
-        data=juki_csv([juki_row(1), juki_row(2, 世帯番号=setai, 続柄="子", 住民状態="2")]), source="t.csv"
-    )
-    head = mirror.resident_get(atena_no=atena(1))
-    assert head is not None
+    import_file(local_storage, juki_csv([juki_row(1), juki_row(2, 世帯番号=setai, 続柄="子", 住民状態="2")]))
+    head, moved = mirror.resident_get(atena_no=atena(1)), mirror.resident_get(atena_no=atena(2))
+    assert head is not None and moved is not None
     assert [r.atena_no for r in mirror.household_members(resident=head)] == [atena(1)]
+    assert [r.atena_no for r in mirror.household_members(resident=moved)] == [atena(1), atena(2)]

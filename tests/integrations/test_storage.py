@@ -33,3 +33,13 @@ def test_s3_unreachable_is_a_storage_error(s3_bucket: S3Storage) -> None:
     dead = S3Storage(s3_bucket.bucket, endpoint_url=f"http://127.0.0.1:{free_port()}", region="us-east-1")
     with pytest.raises(StorageError, match="s3://"):
         dead.put("x.csv", b"x")
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_open_streams_an_object(backend, tmp_path, request) -> None:
+    storage = LocalFolderStorage(tmp_path) if backend == "local" else request.getfixturevalue("s3_bucket")
+    storage.put("inbound/big.csv", b"line\r\n" * 10_000)
+    with storage.open("inbound/big.csv") as handle:
+        assert sum(1 for _ in handle) == 10_000
+    with pytest.raises(StorageError, match="no such object"), storage.open("inbound/none.csv"):
+        pass

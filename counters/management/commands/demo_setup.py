@@ -7,14 +7,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from counters.models import Counter
 from devices.models import Terminal
 from forms_engine.services import form_starter_pack_load
 from integrations.demo_city import demo_city_csv
 from integrations.models import Resident
-from integrations.services import residents_import_snapshot
+from integrations.services import inbound_pickup
 from integrations.storage import default_storage
 from madoguchi.accounts.roles import ROLE_LABELS, Role
 
@@ -57,10 +58,12 @@ class Command(BaseCommand):
 
         if reload_residents or not Resident.objects.exists():
             storage = default_storage()
-            key = f"{settings.INBOUND_PREFIX}demo/juki-v1-full-demo.csv"
+            stamp = timezone.localtime().strftime("%Y%m%d%H%M%S")
+            key = f"{settings.INBOUND_PREFIX}JUKI_{stamp}_000001_FULL.csv"
             storage.put(key, demo_city_csv(households=households, ten=settings.MADOGUCHI_CHECK_DIGIT_TEN))
-            result = residents_import_snapshot(data=storage.get(key), source=storage.describe(key))
-            self.stdout.write(
-                f"{result.source}: {result.residents} residents in {result.households} households"
-            )
+            # Through the real scheduled pick-up: the ledger shows the demo file like any other.
+            pickup = inbound_pickup(storage=storage)
+            if not pickup.ok or not Resident.objects.exists():
+                raise CommandError(f"the demo city could not be imported: {pickup.message}")
+            self.stdout.write(f"{storage.describe(key)}: {Resident.objects.count()} residents")
         self.stdout.write(self.style.SUCCESS("demo city ready"))
