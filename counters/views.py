@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from devices.selectors import print_job_get
-from intake.selectors import ResidentSearch, SearchKind, resident_search
+from intake.selectors import ResidentQuery, SearchInvalid, resident_search
 from madoguchi.accounts.roles import Role, role_required
 
 from . import selectors, services
@@ -60,12 +61,13 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
     session = _own_session(request, reception_no)
     form = ResidentSearchForm(request.GET or None)
     results = None
-    if form.is_valid():
-        results = resident_search(
-            actor=request.user,
-            search=ResidentSearch(kind=SearchKind(form.cleaned_data["kind"]), query=form.cleaned_data["q"]),
-            page=request.GET.get("page", 1),
-        )
+    if form.is_valid() and any(form.cleaned_data.values()):
+        try:
+            results = resident_search(
+                actor=request.user, query=ResidentQuery(**form.cleaned_data), page=request.GET.get("page", 1)
+            )
+        except SearchInvalid as invalid:
+            form.add_error(None, str(invalid))
     resident, household = selectors.session_resident_view(session=session, actor=request.user)
     return render(
         request,
@@ -77,6 +79,7 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
             "resident": resident,
             "household": household,
             "print_job": session.print_job,
+            "query_string": urlencode({k: v for k, v in form.cleaned_data.items() if v}) if results else "",
         },
     )
 

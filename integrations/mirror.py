@@ -15,12 +15,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from madoguchi.moji.itaiji import kanji_search_key
-from madoguchi.moji.kana import kana_search_key
-
 from .juki_import import parse_date
 from .layouts import DATE_FIELDS, FLAG_FIELDS, TEXT_FIELDS
 from .models import Resident
+from .search_keys import address_key, kana_key, name_key
 
 TABLE = Resident._meta.db_table
 STAGING = f"{TABLE}_load"
@@ -39,9 +37,9 @@ def resident_values(row: dict[str, str]) -> tuple[Any, ...]:
         values[name] = row[column] == "1"
     values["atena_no"] = row["宛名番号"]
     values["setai_no"] = row["世帯番号"]
-    values["kana_key"] = kana_search_key(row["氏カナ"] + row["名カナ"] or row["英字氏名"])[:200]
-    values["kanji_key"] = kanji_search_key(row["氏"] + row["名"] or row["英字氏名"])[:200]
-    values["address_key"] = kanji_search_key(row["住所"] + row["方書"])[:300]
+    values["kana_key"] = kana_key(row["氏カナ"] + row["名カナ"] or row["英字氏名"])[:200]
+    values["kanji_key"] = name_key(row["氏"] + row["名"] or row["英字氏名"])[:200]
+    values["address_key"] = address_key(row["住所"] + row["方書"])[:300]
     return tuple(values[column] for column in COLUMNS)
 
 

@@ -4,6 +4,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+JUUMIN_JOTAI = [("1", _("住民")), ("2", _("転出")), ("3", _("死亡")), ("9", _("その他消除"))]
+
 
 class Resident(models.Model):
     """One person of the 住民記録 mirror, field for field from the canonical 住民記録 v1 layout.
@@ -16,7 +18,7 @@ class Resident(models.Model):
     setai_no = models.CharField(_("世帯番号"), max_length=20, db_index=True)
     juminhyo_code = models.CharField(_("住民票コード"), max_length=11, blank=True)
     juumin_shubetsu = models.CharField(_("住民種別"), max_length=1)
-    juumin_jotai = models.CharField(_("住民状態"), max_length=1)
+    juumin_jotai = models.CharField(_("住民状態"), max_length=1, choices=JUUMIN_JOTAI)
     shi = models.CharField(_("氏"), max_length=100, blank=True)
     mei = models.CharField(_("名"), max_length=100, blank=True)
     shi_kana = models.CharField(_("氏カナ"), max_length=100, blank=True)

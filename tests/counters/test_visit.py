@@ -51,7 +51,7 @@ def test_visit_from_search_to_print_and_export(
     session = _open(clerk_client, counter)
     url = reverse("counters:session", args=[session.reception_no])
 
-    page = clerk_client.get(url, {"kind": "kana", "q": "かさい"}).content.decode()
+    page = clerk_client.get(url, {"name": "かさい"}).content.decode()
     assert IVS_NAME in page  # shown byte-exact, variation selector included
 
     clerk_client.post(
@@ -152,7 +152,7 @@ def test_finishing_with_a_formula_like_value_is_refused_and_changes_nothing(
 def test_bad_page_numbers_and_missing_forms_are_handled(clerk_client, clerk, counter, small_city) -> None:
     session = _open(clerk_client, counter)
     url = reverse("counters:session", args=[session.reception_no])
-    assert clerk_client.get(url, {"kind": "kana", "q": "タカハシ", "page": "abc"}).status_code == 200
+    assert clerk_client.get(url, {"name": "タカハシ", "page": "abc"}).status_code == 200
     clerk_client.post(
         reverse("counters:session_identify", args=[session.reception_no]), {"atena_no": atena(3)}
     )

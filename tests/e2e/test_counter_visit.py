@@ -76,7 +76,7 @@ def test_clerk_visit_end_to_end(
     reception_no = page.get_by_test_id("reception-no").inner_text()
     expect(page.get_by_test_id("state")).to_have_text("受付")
 
-    page.get_by_label("検索語").fill("かさい")
+    page.get_by_label("氏名 (カナ・漢字)").fill("かさい")
     page.get_by_role("button", name="検索").click()
     row = page.get_by_role("row").filter(has_text=atena(1))
     expect(row).to_contain_text(IVS_NAME)
