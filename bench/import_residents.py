@@ -1,120 +1,247 @@
-"""Benchmark: importing a 住民記録 v1 full snapshot, against a raw bulk insert of the same rows in the same run.
+"""Benchmark: the resident registry at city scale (PostgreSQL).
 
-Prints rows/s for: parsing + validation alone, the whole import (validation + atomic replace), and the baseline
-(PostgreSQL COPY into an unindexed table, or SQLite executemany), and the ratio import / baseline.
+For each size: a synthetic 住民記録 v1 snapshot (the demo-city generator, streamed to a file under var/bench/),
+imported through the real importer (streaming validation, COPY into a staging table, indexes, atomic swap), and in
+the same run the raw baseline: ``COPY … FROM STDIN (FORMAT csv)`` of the same file into a bare table of text
+columns. Each measurement runs in its own process, so its peak memory (max RSS) is its own.
+At the largest size it then applies a 2,000-change difference and times 1,000 mixed searches.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/madoguchi_bench .venv/bin/python bench/import_residents.py
+    … --sizes 416120 3800000        (the default)   … --sizes 50000 (a quick look)
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime as dt
+import json
 import os
+import random
+import resource
+import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+BENCH = ROOT / "var" / "bench"
+FULL_KEY = "JUKI_{size}_000001_FULL.csv"
 
 
-def _prepare_database() -> None:
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith("postgres"):
-        import psycopg
-
-        base, name = url.rsplit("/", 1)
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-    else:
-        folder = ROOT / "var" / "bench"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "bench.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{path}"
-
-
-def _baseline(rows: list[dict[str, str]], columns: tuple[str, ...]) -> float:
-    """Seconds to bulk-insert the same rows as text into a plain table, with the driver's fastest path."""
-    from django.db import connection, transaction
-
-    names = [f"c{i}" for i in range(len(columns))]
-    values = [[row[c] for c in columns] for row in rows]
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bench_baseline")
-        cursor.execute(f"CREATE TABLE bench_baseline ({', '.join(f'{n} text' for n in names)})")
-    start = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY bench_baseline ({', '.join(names)}) FROM STDIN") as copy:
-                for record in values:
-                    copy.write_row(record)
-        else:
-            placeholders = ", ".join("?" * len(names))
-            cursor.executemany(f"INSERT INTO bench_baseline VALUES ({placeholders})", values)
-    elapsed = time.perf_counter() - start
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE bench_baseline")
-    return elapsed
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--households", type=int, default=4200)
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="runs of each measurement; the best is reported"
-    )
-    args = parser.parse_args()
-
-    _prepare_database()
+def _django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
     import django
 
     django.setup()
-    from django.core.management import call_command
+
+
+def _ensure_database() -> None:
+    import psycopg
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        raise SystemExit("set DATABASE_URL to a PostgreSQL database the benchmark may drop and create")
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _generate(size: int) -> Path:
+    """Stream ``size`` residents of the synthetic city into var/bench (kept for later runs)."""
+    from integrations.demo_city import demo_city_rows
+    from integrations.layouts import JUKI_V1_COLUMNS
+
+    path = BENCH / f"juki-{size}.csv"
+    if path.exists():
+        return path
+    BENCH.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    with tmp.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(JUKI_V1_COLUMNS)
+        rows = demo_city_rows(households=size // 2 + 1000, today=dt.date(2026, 11, 21))
+        for count, row in enumerate(rows, start=1):
+            writer.writerow([row[c] for c in JUKI_V1_COLUMNS])
+            if count == size:
+                break
+    tmp.replace(path)
+    return path
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- measurements, each in a child process ---------------------------------------------------------------
+
+
+def child_copy(path: Path) -> dict[str, float]:
+    _django()
     from django.db import connection
 
-    from integrations.demo_city import demo_city_csv
-    from integrations.juki_import import parse_snapshot
     from integrations.layouts import JUKI_V1_COLUMNS
+
+    columns = ", ".join(f"c{i} text" for i in range(len(JUKI_V1_COLUMNS)))
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_copy")
+        cursor.execute(f"CREATE TABLE bench_copy ({columns})")
+        start = time.perf_counter()
+        with (
+            path.open("rb") as handle,
+            cursor.copy("COPY bench_copy FROM STDIN (FORMAT csv, HEADER true)") as copy,
+        ):
+            while chunk := handle.read(1 << 20):
+                copy.write(chunk)
+        seconds = time.perf_counter() - start
+        cursor.execute("DROP TABLE bench_copy")
+    return {"seconds": seconds, "peak_mb": _peak_mb()}
+
+
+def child_import(path: Path) -> dict[str, float]:
+    _django()
     from integrations.models import ImportKind
     from integrations.services import residents_import
     from integrations.storage import LocalFolderStorage
 
-    call_command("migrate", verbosity=0)
-    data = demo_city_csv(households=args.households)
-    rows = parse_snapshot(data, source="bench")
-    n = len(rows)
+    start = time.perf_counter()
+    result = residents_import(storage=LocalFolderStorage(path.parent), key=path.name, kind=ImportKind.FULL)
+    return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb(), "rows": result.rows}
 
-    def best(fn: Callable[[], object]) -> float:
-        times = []
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
 
-    parse_s = best(lambda: parse_snapshot(data, source="bench"))
-    storage = LocalFolderStorage(ROOT / "var" / "bench")
-    storage.put("JUKI_20261101090000_000001_FULL.csv", data)
-    import_s = best(
-        lambda: residents_import(
-            storage=storage, key="JUKI_20261101090000_000001_FULL.csv", kind=ImportKind.FULL
+def child_diff(path: Path) -> dict[str, float]:
+    """A 2,000-change difference against the loaded mirror: 700 追加, 1,000 変更, 300 消除."""
+    _django()
+    from integrations.layouts import JUKI_V1_COLUMNS
+    from integrations.models import ImportKind, Resident
+    from integrations.services import residents_import
+    from integrations.storage import LocalFolderStorage
+    from madoguchi.moji.checkdigit import with_check_digit
+
+    rng = random.Random(7)
+    sample = list(Resident.objects.order_by("?").values_list("atena_no", flat=True)[:1300])
+    with path.open(encoding="utf-8", newline="") as handle:
+        first_row = next(csv.reader([handle.readlines(4096)[1]]))
+    template = dict(zip(JUKI_V1_COLUMNS, first_row, strict=True))
+    rows = []
+    for n in range(700):
+        atena = with_check_digit(f"{900_000_000 + n:09d}", ten="0")
+        rows.append({**template, "処理区分": "1", "宛名番号": atena, "氏": "追加"})
+    for atena in sample[:1000]:
+        rows.append(
+            {**template, "処理区分": "2", "宛名番号": atena, "住所": f"窓口市変更町{rng.randint(1, 99)}番"}
         )
-    )
-    baseline_s = min(_baseline(rows, JUKI_V1_COLUMNS) for _ in range(args.repeat))
+    for atena in sample[1000:]:
+        rows.append({**template, "処理区分": "3", "宛名番号": atena})
+    diff = path.parent / "JUKI_20261121100000_000002_DIFF.csv"
+    with diff.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(["処理区分", *JUKI_V1_COLUMNS])
+        writer.writerows([[row[c] for c in ("処理区分", *JUKI_V1_COLUMNS)] for row in rows])
+    start = time.perf_counter()
+    result = residents_import(storage=LocalFolderStorage(diff.parent), key=diff.name, kind=ImportKind.DIFF)
+    return {"seconds": time.perf_counter() - start, "rows": result.rows, "peak_mb": _peak_mb()}
 
-    print(
-        f"database: {connection.vendor}; rows: {n:,}; file: {len(data) / 1e6:.1f} MB; best of {args.repeat}"
+
+def child_search(path: Path) -> dict[str, float]:
+    """1,000 searches as clerks type them, through the real (audited) search, each timed."""
+    _django()
+    from intake.selectors import ResidentQuery, resident_search
+    from integrations.models import Resident
+    from madoguchi.moji.wareki import era_of
+
+    rng = random.Random(11)
+    people = list(
+        Resident.objects.order_by("?").values_list(
+            "atena_no", "shi", "mei", "shi_kana", "birth_date", "address"
+        )[:400]
     )
-    print(f"  parse + validate        {parse_s:7.3f} s  {n / parse_s:12,.0f} rows/s")
-    print(f"  import (whole)          {import_s:7.3f} s  {n / import_s:12,.0f} rows/s")
-    label = "COPY" if connection.vendor == "postgresql" else "executemany"
-    print(
-        f"  baseline (raw {label}){' ' * (11 - len(label))} {baseline_s:7.3f} s  {n / baseline_s:12,.0f} rows/s"
+
+    def typed_birth(day: dt.date) -> str:
+        era, year = era_of(day)
+        return rng.choice(
+            [
+                f"{era.letter}{year}.{day.month}.{day.day}",
+                day.isoformat(),
+                f"{era.digit}{year:02d}{day.month:02d}{day.day:02d}",
+            ]
+        )
+
+    queries = []
+    for _ in range(1000):
+        atena, shi, mei, kana, birth, address = rng.choice(people)
+        kind = rng.randrange(6)
+        if kind == 0:
+            queries.append(ResidentQuery(atena_no=atena))
+        elif kind == 1:
+            queries.append(ResidentQuery(name=kana))
+        elif kind == 2:
+            queries.append(ResidentQuery(name=f"{shi} {mei}".strip() or kana))
+        elif kind == 3:
+            queries.append(ResidentQuery(name=kana[:2], birth=typed_birth(birth)))
+        elif kind == 4:
+            start = rng.randrange(max(1, len(address) - 6))
+            queries.append(ResidentQuery(address=address[start : start + 6]))
+        else:
+            queries.append(ResidentQuery(birth=typed_birth(birth)))
+    timings: list[float] = []
+    for query in queries:
+        began = time.perf_counter()
+        page = resident_search(actor=None, query=query)
+        list(page.object_list)
+        timings.append((time.perf_counter() - began) * 1000)
+    timings.sort()
+    return {"p50_ms": statistics.median(timings), "p95_ms": timings[949], "max_ms": timings[-1]}
+
+
+CHILDREN = {"copy": child_copy, "import": child_import, "diff": child_diff, "search": child_search}
+
+
+def _run_child(kind: str, path: Path) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(path)], capture_output=True, text=True,
+                         check=False, env={**os.environ, "MADOGUCHI_LOG_LEVEL": "WARNING"})  # fmt: skip
+    if out.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    print(f"  ratio import / baseline: {baseline_s / import_s:.2f}x the baseline's speed")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[416_120, 3_800_000])
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, file = args.child
+        print(json.dumps(CHILDREN[kind](Path(file))))
+        return
+    _ensure_database()
+    _django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    for size in args.sizes:
+        started = time.perf_counter()
+        path = _generate(size)
+        generated = time.perf_counter() - started
+        copy = _run_child("copy", path)
+        ours = _run_child("import", path)
+        mb = path.stat().st_size / 1e6
+        print(f"\n{size:,} residents ({mb:,.0f} MB; generated in {generated:.0f} s)")
+        print(f"  raw COPY into a bare table  {copy['seconds']:8.1f} s  {size / copy['seconds']:10,.0f} rows/s"
+              f"  peak {copy['peak_mb']:6.0f} MB")  # fmt: skip
+        print(f"  madoguchi import            {ours['seconds']:8.1f} s  {size / ours['seconds']:10,.0f} rows/s"
+              f"  peak {ours['peak_mb']:6.0f} MB")  # fmt: skip
+        print(f"  ratio import / COPY: {copy['seconds'] / ours['seconds']:.2f}x the speed of COPY")
+    diff = _run_child("diff", path)
+    print(f"\n2,000-change difference at {size:,}: {diff['seconds']:.2f} s (peak {diff['peak_mb']:.0f} MB)")
+    search = _run_child("search", path)
+    print(f"1,000 mixed searches at {size:,}: p50 {search['p50_ms']:.1f} ms, p95 {search['p95_ms']:.1f} ms, "
+          f"max {search['max_ms']:.1f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":

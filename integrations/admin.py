@@ -7,12 +7,18 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+
+from madoguchi.audit.models import AuditAction
+from madoguchi.audit.services import audit_record
 
 from . import services
 from .layouts import JUKI_V1_COLUMNS
-from .models import ColumnMapping, ExportBatch, ExportItem, ImportRun, InboundPickup
+from .models import ColumnMapping, ExportBatch, ExportItem, ImportOrigin, ImportRun, InboundPickup
+from .storage import StorageError, default_storage
 
 
 @admin.register(ImportRun)
@@ -21,9 +27,43 @@ class ImportRunAdmin(admin.ModelAdmin):
                     "seconds", "attempts", "note")  # fmt: skip
     list_filter = ("status", "kind", "origin")
     search_fields = ("source",)
-    readonly_fields = [f.name for f in ImportRun._meta.fields if f.name != "errors"] + ["error_table"]
+    readonly_fields = [f.name for f in ImportRun._meta.fields if f.name != "errors"] + [
+        "report",
+        "error_table",
+    ]
     exclude = ("errors",)
     actions = ["retry", "skip"]
+
+    def get_urls(self) -> list[Any]:
+        report = self.admin_site.admin_view(self.report_download)
+        return [path("<int:pk>/report/", report, name="integrations_importrun_report"), *super().get_urls()]
+
+    def report_download(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The rejection report, fetched from the object storage next to the file it reports on."""
+        run = get_object_or_404(ImportRun, pk=pk, origin=ImportOrigin.PICKUP)
+        if not run.report_key or not self.has_view_permission(request, run):
+            raise Http404
+        try:
+            data = default_storage().get(run.report_key)
+        except StorageError as error:
+            return HttpResponse(
+                f"エラーレポートを読めません: {error}", status=503, content_type="text/plain; charset=utf-8"
+            )
+        audit_record(
+            actor=request.user, action=AuditAction.VIEW, target_type="import_report", target_ref=str(run.pk)
+        )
+        response = HttpResponse(data, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{run.pk}-errors.csv"'
+        return response
+
+    @admin.display(description="エラーレポート")
+    def report(self, run: ImportRun) -> str:
+        if not run.report_key:
+            return "—"
+        if run.origin != ImportOrigin.PICKUP:
+            return run.report_key
+        url = reverse("admin:integrations_importrun_report", args=[run.pk])
+        return format_html('<a href="{}">{}</a>', url, run.report_key)
 
     @admin.display(description="秒")
     def seconds(self, run: ImportRun) -> str:

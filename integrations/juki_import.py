@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from operator import contains, gt, itemgetter
 from typing import IO, Any
 
 from madoguchi.moji.checkdigit import is_valid as check_digit_ok
@@ -28,6 +29,7 @@ from .layouts import (
 )
 
 MAX_REPORTED_PROBLEMS = 1000
+_MJ_VALUES = itemgetter(*sorted(MJ_TEXT_COLUMNS))
 DIFF_CODES = {"1": "追加", "2": "変更", "3": "消除"}
 FULL_WIDTH_SPACE = "\u3000"
 
@@ -190,6 +192,8 @@ class JukiReader:
         self, reader: Any, plan: list[tuple[int, tuple[str, ...]]], width: int
     ) -> Iterator[tuple[int, dict[str, str]]]:
         problems = self.problems
+        # The usual case, the canonical layout: each cell is its own column, in order.
+        direct = [columns[0] for index, columns in plan] if _is_direct(plan, width) else None
         for cells in reader:
             line = reader.line_num
             if not cells:
@@ -198,18 +202,35 @@ class JukiReader:
             if len(cells) != width:
                 problems.add(line, "", f"{len(cells)} fields where the header has {width}")
                 continue
-            row: dict[str, str] = {}
-            for index, columns in plan:
-                value = cells[index]
-                if len(columns) == 1:
-                    row[columns[0]] = value
-                else:
-                    first, _, rest = value.partition(FULL_WIDTH_SPACE)
-                    row[columns[0]], row[columns[1]] = first, rest
+            if direct is not None:
+                row = dict(zip(direct, cells, strict=True))
+            else:
+                row = {}
+                for index, columns in plan:
+                    value = cells[index]
+                    if len(columns) == 1:
+                        row[columns[0]] = value
+                    else:
+                        first, _, rest = value.partition(FULL_WIDTH_SPACE)
+                        row[columns[0]], row[columns[1]] = first, rest
             before = problems.total
             check_row(row, line, problems, diff=self.diff)
             if problems.total == before:
                 yield line, row
+
+
+def _is_direct(plan: list[tuple[int, tuple[str, ...]]], width: int) -> bool:
+    return len(plan) == width and all(i == index and len(c) == 1 for i, (index, c) in enumerate(plan))
+
+
+@cache
+def _fast_checks() -> tuple[Any, tuple[int, ...], Any, Any, tuple[frozenset[str], ...]]:
+    """Getters and limits that check a whole row's lengths, required values and codes at C speed."""
+    lengths = max_lengths()
+    return (
+        itemgetter(*lengths), tuple(lengths.values()), itemgetter(*sorted(REQUIRED_COLUMNS)),
+        itemgetter(*CODE_COLUMNS), tuple(allowed | {""} for allowed in CODE_COLUMNS.values()),
+    )  # fmt: skip
 
 
 def check_row(row: dict[str, str], line: int, problems: Problems, *, diff: bool = False) -> None:
@@ -226,14 +247,13 @@ def check_row(row: dict[str, str], line: int, problems: Problems, *, diff: bool 
         if not row["宛名番号"]:
             problems.add(line, "宛名番号", "required value is empty")
         return  # a deletion needs only the person's number
-    lengths = max_lengths()
-    for column in REQUIRED_COLUMNS:
-        if not row[column]:
-            problems.add(line, column, "required value is empty")
-    for column, allowed in CODE_COLUMNS.items():
-        value = row[column]
-        if value and value not in allowed:
-            problems.add(line, column, f"code {value!r} is not one of {', '.join(sorted(allowed))}")
+    lengths_of, limits, required_of, codes_of, allowed = _fast_checks()
+    if (
+        not all(required_of(row))
+        or any(map(gt, map(len, lengths_of(row)), limits))
+        or not all(map(contains, allowed, codes_of(row)))
+    ):
+        _check_row_details(row, line, problems)
     for column in DATE_COLUMNS:
         value = row[column]
         if value:
@@ -247,12 +267,26 @@ def check_row(row: dict[str, str], line: int, problems: Problems, *, diff: bool 
             dt.datetime.fromisoformat(stamp)
         except ValueError:
             problems.add(line, "更新日時", f"{stamp!r} is not an ISO 8601 timestamp")
-    for column, length in lengths.items():
+    # All MJ text of the row in one check; only a row with a problem is checked column by column. The
+    # separator is itself an MJ character, so it can neither hide nor cause a problem (a leading selector
+    # would follow it and be caught as a pair that is not in the repertoire).
+    if mj_problems(",".join(_MJ_VALUES(row))):
+        for column in MJ_TEXT_COLUMNS:
+            for problem in mj_problems(row[column]):
+                problems.add(line, column, f"character {problem.index + 1}: {problem.reason}")
+
+
+def _check_row_details(row: dict[str, str], line: int, problems: Problems) -> None:
+    for column in sorted(REQUIRED_COLUMNS):
+        if not row[column]:
+            problems.add(line, column, "required value is empty")
+    for column, allowed in CODE_COLUMNS.items():
+        value = row[column]
+        if value and value not in allowed:
+            problems.add(line, column, f"code {value!r} is not one of {', '.join(sorted(allowed))}")
+    for column, length in max_lengths().items():
         if len(row[column]) > length:
             problems.add(line, column, f"{len(row[column])} characters; at most {length} are accepted")
-    for column in MJ_TEXT_COLUMNS:
-        for problem in mj_problems(row[column]):
-            problems.add(line, column, f"character {problem.index + 1}: {problem.reason}")
 
 
 def parse_snapshot(data: bytes, *, source: str, mapping: MappingSpec | None = None) -> list[dict[str, str]]:

@@ -9,8 +9,10 @@ copies. A search sees either the old mirror or the new one, never a mix.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
@@ -23,24 +25,29 @@ from .search_keys import address_key, kana_key, name_key
 TABLE = Resident._meta.db_table
 STAGING = f"{TABLE}_load"
 COLUMNS: tuple[str, ...] = tuple(str(f.column) for f in Resident._meta.concrete_fields)
-_TEXT = tuple(TEXT_FIELDS.items())
-_DATES = tuple(DATE_FIELDS.items())
-_FLAGS = tuple(FLAG_FIELDS.items())
+_TEXTS = itemgetter(*TEXT_FIELDS)
+_DATES = itemgetter(*DATE_FIELDS)
+_FLAGS = itemgetter(*FLAG_FIELDS)
+# The order resident_values assembles values in, and where each database column finds its value there.
+_ASSEMBLED = (*TEXT_FIELDS.values(), *DATE_FIELDS.values(), *FLAG_FIELDS.values(),
+              "atena_no", "setai_no", "kana_key", "kanji_key", "address_key")  # fmt: skip
+_IN_COLUMN_ORDER = itemgetter(*(_ASSEMBLED.index(column) for column in COLUMNS))
+
+
+def _date(value: str) -> dt.date | None:
+    return parse_date(value) if value else None
 
 
 def resident_values(row: dict[str, str]) -> tuple[Any, ...]:
     """A canonical row as database values, in COLUMNS order, with its derived search keys."""
-    values: dict[str, Any] = {field: row[column] for column, field in _TEXT}
-    for column, name in _DATES:
-        values[name] = parse_date(row[column]) if row[column] else None
-    for column, name in _FLAGS:
-        values[name] = row[column] == "1"
-    values["atena_no"] = row["宛名番号"]
-    values["setai_no"] = row["世帯番号"]
-    values["kana_key"] = kana_key(row["氏カナ"] + row["名カナ"] or row["英字氏名"])[:200]
-    values["kanji_key"] = name_key(row["氏"] + row["名"] or row["英字氏名"])[:200]
-    values["address_key"] = address_key(row["住所"] + row["方書"])[:300]
-    return tuple(values[column] for column in COLUMNS)
+    assembled = (
+        *_TEXTS(row), *map(_date, _DATES(row)), *(flag == "1" for flag in _FLAGS(row)),
+        row["宛名番号"], row["世帯番号"],
+        kana_key(row["氏カナ"] + row["名カナ"] or row["英字氏名"])[:200],
+        name_key(row["氏"] + row["名"] or row["英字氏名"])[:200],
+        address_key(row["住所"] + row["方書"])[:300],
+    )  # fmt: skip
+    return tuple(_IN_COLUMN_ORDER(assembled))
 
 
 class SnapshotLoad:
@@ -148,6 +155,8 @@ def _postgres_swap(cursor: Any) -> None:
     )
     indexes = cursor.fetchall()
     cursor.execute(f"ALTER TABLE {STAGING} DROP COLUMN line")
+    # Index builds sort the whole table: give them memory for this transaction only (default is 64 MB).
+    cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
     for name, definition in constraints:
         cursor.execute(f"ALTER TABLE {STAGING} ADD CONSTRAINT {_short('ld', name)} {definition}")
     for name, definition in indexes:

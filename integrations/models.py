@@ -54,8 +54,9 @@ class Resident(models.Model):
     idou_jiyuu = models.CharField(_("異動事由"), max_length=50, blank=True)
     idou_date = models.DateField(_("異動年月日"), null=True, blank=True)
     updated_at_source = models.CharField(_("更新日時"), max_length=40, blank=True)
-    kana_key = models.CharField(_("カナ検索キー"), max_length=200, db_index=True)
-    kanji_key = models.CharField(_("漢字検索キー"), max_length=200, db_index=True)
+    # Prefix indexes on these keys are PostgreSQL pattern-ops indexes (migration 0003).
+    kana_key = models.CharField(_("カナ検索キー"), max_length=200)
+    kanji_key = models.CharField(_("漢字検索キー"), max_length=200)
     address_key = models.CharField(_("住所検索キー"), max_length=300)
 
     class Meta:

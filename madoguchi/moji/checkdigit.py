@@ -1,6 +1,11 @@
 """M11W2-7 check digits of 宛名番号 and 世帯番号 (domain.md §1)."""
 
+from operator import mul
+
 from django.conf import settings
+
+# Weights from the rightmost data digit: 2, 3, 4, 5, 6, 7, 2, 3, … (long enough for any 宛名番号).
+_WEIGHTS = tuple(2 + i % 6 for i in range(64))
 
 
 def m11w27(data_digits: str, *, ten: str | None = None) -> str:
@@ -11,7 +16,7 @@ def m11w27(data_digits: str, *, ten: str | None = None) -> str:
     """
     if not data_digits.isascii() or not data_digits.isdigit():
         raise ValueError("check digits are computed over ASCII digits only")
-    total = sum(int(d) * (2 + i % 6) for i, d in enumerate(reversed(data_digits)))
+    total = sum(map(mul, _WEIGHTS, map(int, reversed(data_digits))))
     result = 11 - total % 11
     if result == 11:
         return "0"

@@ -3,14 +3,19 @@
 
 import unicodedata
 
-_SMALL_TO_LARGE = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
-_VOICED_FOLD = str.maketrans({"ヂ": "ジ", "ヅ": "ズ"})
-_DROP = {"ー", "－", "-", "‐", " ", "　", "・", "･"}
+_HIRAGANA_TO_KATAKANA = str.maketrans(
+    {chr(cp): chr(cp + 0x60) for cp in [*range(0x3041, 0x3097), 0x309D, 0x309E]}
+)
+# One table for the key: small kana made large, ヂ/ヅ folded, long-vowel marks, dashes, dots and spaces dropped.
+_KEY_FOLD = str.maketrans(
+    {**dict(zip("ァィゥェォッャュョヮヵヶヂヅ", "アイウエオツヤユヨワカケジズ", strict=True)),
+     **dict.fromkeys("ー－-‐ 　・･")}
+)  # fmt: skip
 
 
 def hiragana_to_katakana(text: str) -> str:
     """Shift hiragana (ぁ..ゖ, ゝゞ) to katakana; everything else is kept."""
-    return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" or c in "ゝゞ" else c for c in text)
+    return text.translate(_HIRAGANA_TO_KATAKANA)
 
 
 def kana_search_key(text: str) -> str:
@@ -18,6 +23,4 @@ def kana_search_key(text: str) -> str:
     give ``サトウタロウ``; ``キョウコ`` gives ``キヨウコ``."""
     # NFKC only on the derived key: it turns half-width katakana into full width and joins dakuten.
     folded = unicodedata.normalize("NFKC", text)
-    folded = hiragana_to_katakana(folded)
-    folded = folded.translate(_SMALL_TO_LARGE).translate(_VOICED_FOLD)
-    return "".join(c for c in folded if c not in _DROP)
+    return folded.translate(_HIRAGANA_TO_KATAKANA).translate(_KEY_FOLD)
