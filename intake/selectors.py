@@ -65,7 +65,9 @@ def resident_search(
     try:
         birth_date = parse_birth_date(birth) if birth else None
     except ValueError as error:
-        raise SearchInvalid(f"生年月日: {error}") from error
+        raise SearchInvalid(
+            f"生年月日「{birth}」を日付として読めません。例: S55.1.1、昭和55年1月1日、3550101、1980-01-01（{error}）"
+        ) from error
     name = _typed(query.name)
     results = mirror.residents_matching(
         atena_no=_typed(query.atena_no),
