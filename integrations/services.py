@@ -163,6 +163,7 @@ def residents_import(
     try:
         with storage.open(key) as stream:
             digest = hashlib.file_digest(stream, "sha256").hexdigest()  # type: ignore[arg-type]
+            ImportRun.objects.filter(pk=run.pk).update(sha256=digest)
             stream.seek(0)
             result = apply(stream, source=source, mapping=mapping_spec(mapping))
     except ResidentFileRejected as rejected:
@@ -174,7 +175,7 @@ def residents_import(
         )
         raise
     ImportRun.objects.filter(pk=run.pk).update(
-        status=ImportStatus.APPLIED, sha256=digest, rows=result.rows, added=result.added, changed=result.changed,
+        status=ImportStatus.APPLIED, rows=result.rows, added=result.added, changed=result.changed,
         removed=result.removed, finished_at=timezone.now(), note="", errors=[], error_count=0,
     )  # fmt: skip
     audit_record(

@@ -1,5 +1,7 @@
 """Importing 住民記録 v1 files: snapshots and differences, and bad files that are rejected whole."""
 
+import hashlib
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -82,6 +84,7 @@ def _rejected(storage: LocalFolderStorage, data: bytes, name: str = "JUKI_202611
     assert _mirror() == before, "a rejected file must change nothing"
     run = ImportRun.objects.latest("seen_at", "id")
     assert run.status == ImportStatus.REJECTED and run.error_count == rejected.value.total
+    assert run.sha256 == hashlib.sha256(data).hexdigest()
     report = storage.get(f"inbound/{name}.errors.csv").decode("utf-8-sig")
     assert report.startswith("行,列,理由\r\n")
     return rejected.value
