@@ -91,6 +91,15 @@ class ImportRunAdmin(admin.ModelAdmin):
             services.import_run_skip(run=run, actor=request.user)
         self.message_user(request, "選択したファイルをスキップしました。", messages.SUCCESS)
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        # The error reasons may quote values from the file: showing them is a view of personal data.
+        audit_record(
+            actor=request.user, action=AuditAction.VIEW, target_type="import_errors", target_ref=object_id
+        )
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

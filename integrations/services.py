@@ -11,7 +11,7 @@ import logging
 import re
 import uuid
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
@@ -71,13 +71,20 @@ def mapping_spec(name: str | None) -> MappingSpec | None:
     return MappingSpec(name=mapping.name, columns=mapping.columns, splits=mapping.splits)
 
 
-def _snapshot_apply(stream: IO[bytes], *, source: str, mapping: MappingSpec | None) -> ImportResult:
+HEARTBEAT_ROWS = 100_000
+
+
+def _snapshot_apply(
+    stream: IO[bytes], *, source: str, mapping: MappingSpec | None, heartbeat: Callable[[], None]
+) -> ImportResult:
     reader = JukiReader(stream, source=source, mapping=mapping)
     with transaction.atomic():
         load = SnapshotLoad()
         for line, row in reader:
             if not reader.problems.total:
                 load.add(line, row)
+                if load.rows % HEARTBEAT_ROWS == 0:
+                    heartbeat()
         if not reader.problems.total:
             count, duplicates = load.duplicates(limit=MAX_REPORTED_PROBLEMS)
             for atena, lines in duplicates:
@@ -93,7 +100,9 @@ def _snapshot_apply(stream: IO[bytes], *, source: str, mapping: MappingSpec | No
     return ImportResult(source=source, kind=ImportKind.FULL, rows=load.rows, households=households)
 
 
-def _diff_apply(stream: IO[bytes], *, source: str, mapping: MappingSpec | None) -> ImportResult:
+def _diff_apply(
+    stream: IO[bytes], *, source: str, mapping: MappingSpec | None, heartbeat: Callable[[], None]
+) -> ImportResult:
     reader = JukiReader(stream, source=source, diff=True, mapping=mapping)
     rows: dict[str, tuple[int, dict[str, str]]] = {}
     for line, row in reader:
@@ -139,7 +148,13 @@ def error_report_csv(problems: Sequence[FileProblem], total: int) -> bytes:
 
 
 def residents_import(
-    *, storage: ObjectStorage, key: str, kind: str, mapping: str | None = None, run: ImportRun | None = None
+    *,
+    storage: ObjectStorage,
+    key: str,
+    kind: str,
+    mapping: str | None = None,
+    run: ImportRun | None = None,
+    heartbeat: Callable[[], None] = lambda: None,
 ) -> ImportResult:
     """Validate and apply one 住民記録 v1 file (``kind`` full or diff) from ``storage``, recording it in the ledger.
 
@@ -149,14 +164,12 @@ def residents_import(
     """
     source = storage.describe(key)
     if run is None:
+        # A file named by the rule takes its place in the order of pick-ups too.
+        named = inbound_name(key)
         run = ImportRun.objects.create(
-            source=source,
-            key=key,
-            origin=ImportOrigin.COMMAND,
-            kind=kind,
-            mapping=mapping or "",
-            status=ImportStatus.RUNNING,
-        )
+            source=source, key=key, origin=ImportOrigin.COMMAND, kind=kind, mapping=mapping or "",
+            status=ImportStatus.RUNNING, stamp=named.stamp if named else None, seq=named.seq if named else None,
+        )  # fmt: skip
     run.started_at, run.attempts, run.status = timezone.now(), run.attempts + 1, ImportStatus.RUNNING
     run.save(update_fields=["started_at", "attempts", "status"])
     apply = _snapshot_apply if kind == ImportKind.FULL else _diff_apply
@@ -165,7 +178,7 @@ def residents_import(
             digest = hashlib.file_digest(stream, "sha256").hexdigest()  # type: ignore[arg-type]
             ImportRun.objects.filter(pk=run.pk).update(sha256=digest)
             stream.seek(0)
-            result = apply(stream, source=source, mapping=mapping_spec(mapping))
+            result = apply(stream, source=source, mapping=mapping_spec(mapping), heartbeat=heartbeat)
     except ResidentFileRejected as rejected:
         _ledger_rejected(run, storage, key, rejected)
         raise
@@ -252,10 +265,11 @@ def _lease_release(holder: str) -> None:
 def inbound_pickup(*, storage: ObjectStorage | None = None) -> InboundPickup:
     """Look at the inbound prefix once: record new objects in the ledger, then apply what is due, in order.
 
-    Order is (stamp, seq) from the naming rule. A snapshot or difference older than the newest applied
-    snapshot is skipped; pending files older than a newer pending snapshot are skipped as superseded. A
-    rejected difference blocks the differences after it until an operator skips it or a newer snapshot
-    arrives. Storage or database trouble stops the cycle; the next one retries from the ledger.
+    Order is (stamp, seq) from the naming rule. A file older than the newest applied snapshot is skipped. The
+    newest pending snapshot is applied first; once it has applied, the pending files before it are skipped as
+    superseded. A rejected file blocks the files after it (applying them could corrupt the mirror) until an
+    operator skips it or a newer snapshot applies. Storage or database trouble stops the cycle; the next one
+    retries from the ledger.
     """
     storage = storage or default_storage()
     pickup = InboundPickup.objects.create()
@@ -266,9 +280,13 @@ def inbound_pickup(*, storage: ObjectStorage | None = None) -> InboundPickup:
         pickup.save()
         return pickup
     try:
+        # Holding the lease, no other pick-up is importing: a row left 取込中 was cut off (a worker died).
+        ImportRun.objects.filter(origin=ImportOrigin.PICKUP, status=ImportStatus.RUNNING).update(
+            status=ImportStatus.FAILED, note="interrupted; will be tried again"
+        )
         keys = storage.list(settings.INBOUND_PREFIX)
         pickup.seen = _ledger_record_new(keys, storage)
-        pickup.applied, pickup.message = _inbound_apply_due(storage, holder)
+        pickup.applied, pickup.message = _inbound_apply_due(storage, lambda: _lease_renew(holder))
         pickup.ok = not pickup.message
     except StorageError as exc:
         pickup.message = f"storage unreachable: {exc}"[:500]
@@ -280,15 +298,27 @@ def inbound_pickup(*, storage: ObjectStorage | None = None) -> InboundPickup:
     return pickup
 
 
+def _lease_renew(holder: str) -> None:
+    InboundLease.objects.filter(name="inbound", holder=holder).update(
+        until=timezone.now() + dt.timedelta(seconds=LEASE_SECONDS)
+    )
+
+
 def _ledger_record_new(keys: list[str], storage: ObjectStorage) -> int:
     known = set(ImportRun.objects.filter(origin=ImportOrigin.PICKUP).values_list("source", flat=True))
+    by_command = set(
+        ImportRun.objects.filter(origin=ImportOrigin.COMMAND, status=ImportStatus.APPLIED).values_list(
+            "source", flat=True
+        )
+    )
     active = ColumnMapping.objects.filter(active=True).values_list("name", flat=True).first() or ""
     new = 0
     for key in keys:
-        if key.endswith(".errors.csv") or storage.describe(key) in known:
+        source = storage.describe(key)
+        if key.endswith(".errors.csv") or source in known:
             continue  # our own reports, and objects already in the ledger
         name = inbound_name(key)
-        run = ImportRun(source=storage.describe(key), key=key, origin=ImportOrigin.PICKUP, mapping=active)
+        run = ImportRun(source=source, key=key, origin=ImportOrigin.PICKUP, mapping=active)
         if name is None:
             run.status, run.note = (
                 ImportStatus.IGNORED,
@@ -296,6 +326,8 @@ def _ledger_record_new(keys: list[str], storage: ObjectStorage) -> int:
             )
         else:
             run.status, run.kind, run.stamp, run.seq = ImportStatus.PENDING, name.kind, name.stamp, name.seq
+            if source in by_command:
+                run.status, run.note = ImportStatus.SKIPPED, "already imported by import_residents"
         run.save()
         new += 1
     return new
@@ -306,54 +338,76 @@ def _order(run: ImportRun) -> tuple[dt.datetime, int]:
     return run.stamp, run.seq
 
 
-def _inbound_apply_due(storage: ObjectStorage, holder: str) -> tuple[int, str]:
+def _ordered_runs() -> QuerySet[ImportRun]:
+    """Every ledger row that takes part in ordering: named by the rule (pick-up, or a command import)."""
+    return ImportRun.objects.exclude(stamp=None).exclude(status=ImportStatus.IGNORED)
+
+
+def _skip(run: ImportRun, why: str) -> None:
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportStatus.SKIPPED, note=why, finished_at=timezone.now()
+    )
+
+
+def _inbound_apply_due(storage: ObjectStorage, renew: Callable[[], None]) -> tuple[int, str]:
     """Apply due files in order; return (files applied, a message when the cycle stopped early)."""
-    runs = ImportRun.objects.filter(origin=ImportOrigin.PICKUP).exclude(status=ImportStatus.IGNORED)
-    due = sorted(runs.filter(status__in=[ImportStatus.PENDING, ImportStatus.FAILED]), key=_order)
-    applied_full = [r for r in runs.filter(status=ImportStatus.APPLIED, kind=ImportKind.FULL)]
+    applied_full = _ordered_runs().filter(status=ImportStatus.APPLIED, kind=ImportKind.FULL)
     current = max((_order(r) for r in applied_full), default=None)
-    newest_full = max((_order(r) for r in due if r.kind == ImportKind.FULL), default=None)
-    floor = max(filter(None, [current, newest_full]), default=None)
+    due = sorted(
+        _ordered_runs().filter(
+            origin=ImportOrigin.PICKUP, status__in=[ImportStatus.PENDING, ImportStatus.FAILED]
+        ),
+        key=_order,
+    )
+    for run in [r for r in due if current is not None and _order(r) < current]:
+        _skip(run, "older than the snapshot applied")
+    due = [r for r in due if current is None or _order(r) > current]
     count = 0
+    newest_full = max((r for r in due if r.kind == ImportKind.FULL), key=_order, default=None)
+    if newest_full is not None:  # a snapshot stands alone: nothing rejected before it holds it up
+        outcome = _apply_one(storage, newest_full, renew)
+        if outcome == ImportStatus.FAILED:
+            return count, f"stopped: {newest_full.source} could not be read or applied"
+        if outcome == ImportStatus.APPLIED:
+            count += 1
+            current = _order(newest_full)
+            for run in due:
+                if _order(run) < current:
+                    _skip(run, f"superseded by the newer snapshot {PurePosixPath(newest_full.key).name}")
+            due = [r for r in due if _order(r) > current]
+        else:
+            due = [r for r in due if r.pk != newest_full.pk]
     for run in due:
-        order = _order(run)
-        if floor is not None and order < floor:
-            why = (
-                "older than the snapshot applied"
-                if current and order < current
-                else "superseded by a newer snapshot"
-            )
-            ImportRun.objects.filter(pk=run.pk).update(
-                status=ImportStatus.SKIPPED, note=why, finished_at=timezone.now()
-            )
-            continue
-        if run.kind == ImportKind.DIFF:
-            blocker = _diff_blocker(runs, order, current)
-            if blocker is not None:
-                return count, f"waiting: {blocker}"
-        InboundLease.objects.filter(name="inbound", holder=holder).update(
-            until=timezone.now() + dt.timedelta(seconds=LEASE_SECONDS)
-        )
-        try:
-            residents_import(
-                storage=storage, key=run.key, kind=run.kind, mapping=run.mapping or None, run=run
-            )
-        except ResidentFileRejected:
-            if run.kind == ImportKind.DIFF:
-                return count, f"stopped: {run.source} was rejected"
-            continue
-        except Exception as exc:  # recorded as failed by residents_import; the next pick-up retries
-            logger.warning("inbound pick-up stopped at run %s: %s", run.pk, type(exc).__name__)
-            return count, f"stopped: {run.source}: {type(exc).__name__}"
+        blocker = _diff_blocker(_order(run), current) if run.kind == ImportKind.DIFF else None
+        if blocker is not None:
+            return count, f"waiting: {blocker}"
+        outcome = _apply_one(storage, run, renew)
+        if outcome == ImportStatus.FAILED:
+            return count, f"stopped: {run.source} could not be read or applied"
+        if outcome == ImportStatus.REJECTED:
+            return count, f"stopped: {run.source} was rejected"
         count += 1
         if run.kind == ImportKind.FULL:
-            current = order
+            current = _order(run)
     return count, ""
 
 
-def _diff_blocker(runs: QuerySet[ImportRun], order: tuple[dt.datetime, int], current: Any) -> str | None:
-    """Why a difference must wait: an earlier difference (after the current snapshot) was rejected."""
-    for earlier in runs.filter(kind=ImportKind.DIFF, status=ImportStatus.REJECTED):
+def _apply_one(storage: ObjectStorage, run: ImportRun, renew: Callable[[], None]) -> str:
+    renew()
+    try:
+        residents_import(storage=storage, key=run.key, kind=run.kind, mapping=run.mapping or None, run=run,
+                         heartbeat=renew)  # fmt: skip
+    except ResidentFileRejected:
+        return ImportStatus.REJECTED
+    except Exception as exc:  # recorded as failed by residents_import; the next pick-up retries
+        logger.warning("inbound pick-up stopped at run %s: %s", run.pk, type(exc).__name__)
+        return ImportStatus.FAILED
+    return ImportStatus.APPLIED
+
+
+def _diff_blocker(order: tuple[dt.datetime, int], current: Any) -> str | None:
+    """Why a difference must wait: an earlier file after the current snapshot was rejected."""
+    for earlier in _ordered_runs().filter(status=ImportStatus.REJECTED):
         earlier_order = _order(earlier)
         if earlier_order < order and (current is None or earlier_order > current):
             return f"{earlier.source} was rejected; skip it or send a new snapshot"

@@ -28,6 +28,9 @@ def test_the_ledger_shows_a_rejection_and_serves_its_report(admin_client, local_
     assert "JUKI_20261101090000_000001_FULL.csv" in listing
     page = admin_client.get(reverse("admin:integrations_importrun_change", args=[run.pk])).content.decode()
     assert "code &#x27;5&#x27; is not one of 1, 2" in page
+    from madoguchi.audit.models import AuditEvent
+
+    assert AuditEvent.objects.filter(target_type="import_errors", target_ref=str(run.pk)).exists()
     report = admin_client.get(reverse("admin:integrations_importrun_report", args=[run.pk]))
     assert report.status_code == 200 and "性別" in report.content.decode("utf-8-sig")
 

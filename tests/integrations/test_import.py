@@ -182,6 +182,7 @@ def test_command_exits_non_zero_naming_the_file_and_the_problem(tmp_path) -> Non
     result = manage_py("import_residents", str(path))
     assert result.returncode != 0
     assert "broken.csv" in result.stderr and "更新日時" in result.stderr and "missing" in result.stderr
+    assert "report: " in result.stderr and "broken.csv.errors.csv" in result.stderr
     assert (tmp_path / "broken.csv.errors.csv").exists()
 
 

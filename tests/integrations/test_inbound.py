@@ -165,3 +165,42 @@ def test_a_search_during_an_import_sees_the_old_or_the_new_never_a_mix(local_sto
         done.set()
         reader.join()
     assert seen <= {(("旧", 300),), (("新", 400),)}, seen
+
+
+def test_a_rejected_newer_snapshot_leaves_the_older_files_and_blocks_the_later(local_storage) -> None:
+    older = full("20261101090000", SMALL_CITY)
+    broken = full("20261101100000", [juki_row(9, 性別="7")])
+    after = diff("20261101110000", ("1", juki_row(8)))
+    drop(local_storage, older, broken, after)
+    pickup = inbound_pickup(storage=local_storage)
+    assert status_of(broken[0]) == ImportStatus.REJECTED
+    assert status_of(older[0]) == ImportStatus.APPLIED  # not skipped: the newer snapshot never applied
+    assert status_of(after[0]) == ImportStatus.PENDING and "rejected" in pickup.message
+    assert Resident.objects.count() == 4 and not Resident.objects.filter(atena_no=atena(8)).exists()
+    fixed = full("20261101120000", [*SMALL_CITY, juki_row(9)])
+    drop(local_storage, fixed)
+    assert inbound_pickup(storage=local_storage).ok
+    assert status_of(after[0]) == ImportStatus.SKIPPED  # older than the snapshot that fixed things
+    assert Resident.objects.count() == 5
+
+
+def test_a_file_cut_off_mid_import_is_tried_again(local_storage) -> None:
+    key, data = full("20261101090000", SMALL_CITY)
+    drop(local_storage, (key, data))
+    inbound_pickup(storage=local_storage)
+    ImportRun.objects.filter(source__endswith=key).update(status=ImportStatus.RUNNING)  # the worker died
+    Resident.objects.all().delete()
+    assert inbound_pickup(storage=local_storage).applied == 1
+    assert Resident.objects.count() == 4
+
+
+def test_a_file_imported_by_command_counts_and_is_not_applied_twice(local_storage) -> None:
+    from django.core.management import call_command
+
+    snapshot = full("20261101090000", SMALL_CITY)
+    drop(local_storage, snapshot, diff("20261101080000", ("1", juki_row(8))))
+    call_command("import_residents", snapshot[0])  # a key of the configured (local) storage
+    pickup = inbound_pickup(storage=local_storage)
+    assert pickup.ok and pickup.applied == 0
+    assert ImportRun.objects.get(origin="pickup", source__endswith=snapshot[0]).status == ImportStatus.SKIPPED
+    assert ImportRun.objects.get(origin="pickup", kind="diff").note == "older than the snapshot applied"

@@ -14,7 +14,7 @@ from counters.models import Counter
 from devices.models import Terminal
 from forms_engine.services import form_starter_pack_load
 from integrations.demo_city import demo_city_csv
-from integrations.models import Resident
+from integrations.models import ImportOrigin, ImportRun, ImportStatus, Resident
 from integrations.services import inbound_pickup
 from integrations.storage import default_storage
 from madoguchi.accounts.roles import ROLE_LABELS, Role
@@ -63,7 +63,10 @@ class Command(BaseCommand):
             storage.put(key, demo_city_csv(households=households, ten=settings.MADOGUCHI_CHECK_DIGIT_TEN))
             # Through the real scheduled pick-up: the ledger shows the demo file like any other.
             pickup = inbound_pickup(storage=storage)
-            if not pickup.ok or not Resident.objects.exists():
-                raise CommandError(f"the demo city could not be imported: {pickup.message}")
+            run = ImportRun.objects.filter(origin=ImportOrigin.PICKUP, key=key).first()
+            if run is None or run.status != ImportStatus.APPLIED:
+                raise CommandError(
+                    f"the demo city could not be imported: {pickup.message or (run and run.note)}"
+                )
             self.stdout.write(f"{storage.describe(key)}: {Resident.objects.count()} residents")
         self.stdout.write(self.style.SUCCESS("demo city ready"))

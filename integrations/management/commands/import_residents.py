@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from integrations.juki_import import ResidentFileRejected
-from integrations.models import ImportKind
+from integrations.models import ImportKind, ImportOrigin, ImportRun
 from integrations.services import inbound_name, residents_import
 from integrations.storage import StorageError, storage_for_location
 
@@ -28,7 +28,15 @@ class Command(BaseCommand):
         try:
             result = residents_import(storage=storage, key=key, kind=kind, mapping=mapping)
         except ResidentFileRejected as rejected:
-            raise CommandError(f"{rejected}\nreport: {storage.describe(key)}.errors.csv") from rejected
+            report = (
+                ImportRun.objects.filter(origin=ImportOrigin.COMMAND, key=key)
+                .values_list("report_key", flat=True)
+                .last()
+            )
+            where = (
+                f"\nreport: {storage.describe(report)}" if report else "\n(the report could not be written)"
+            )
+            raise CommandError(f"{rejected}{where}") from rejected
         except StorageError as exc:
             raise CommandError(str(exc)) from exc
         if kind == ImportKind.FULL:
