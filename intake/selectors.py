@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
 
 from integrations import selectors as mirror
 from integrations.models import Resident
@@ -16,6 +18,33 @@ from madoguchi.audit.services import audit_record
 from madoguchi.moji.wareki import parse_birth_date
 
 _KANA_ONLY = re.compile(r"^[\u3041-\u3096\u309d\u309e\u30a1-\u30fa\u30fc\u30fd\u30fe\s・･]+$")
+
+
+if TYPE_CHECKING:
+    _ResidentPaginator = Paginator[Resident]
+else:
+    _ResidentPaginator = Paginator  # Django's classes are generic for the type checker only
+
+
+class CappedPaginator(_ResidentPaginator):
+    """Counts matches only up to one beyond the page asked for: enough to know whether there is a next page.
+    A clerk needs "more than 20: narrow it down", and counting every ヤマダ of a 3.8-million city would cost
+    more than the search itself. ``capped`` says the count is a lower bound."""
+
+    def __init__(self, object_list: QuerySet[Resident], per_page: int, *, page: int | str) -> None:
+        super().__init__(object_list, per_page)
+        try:
+            self._upto = max(1, int(page)) * per_page + 1
+        except (TypeError, ValueError):
+            self._upto = per_page + 1
+
+    @cached_property
+    def count(self) -> int:
+        return cast(QuerySet[Resident], self.object_list).order_by()[: self._upto].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count >= self._upto
 
 
 class SearchInvalid(ValueError):
@@ -76,7 +105,7 @@ def resident_search(
         birth_date=birth_date,
         address=_typed(query.address),
     )
-    paged = Paginator(results.order_by("kana_key", "atena_no"), per_page).get_page(page)
+    paged = CappedPaginator(results, per_page, page=page).get_page(page)
     residents = list(paged.object_list)
     households = mirror.households_of(setai_nos=(r.setai_no for r in residents))
     hits: list[ResidentHit] = [ResidentHit(r, households.get(r.setai_no, [])) for r in residents]

@@ -154,6 +154,12 @@ def _postgres_swap(cursor: Any) -> None:
         [TABLE],
     )
     indexes = cursor.fetchall()
+    cursor.execute(
+        "SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = %s::regclass AND attstattarget > 0",
+        [TABLE],
+    )
+    for column, target in cursor.fetchall():  # per-column statistics targets, which LIKE does not copy
+        cursor.execute(f"ALTER TABLE {STAGING} ALTER COLUMN {column} SET STATISTICS {int(target)}")
     cursor.execute(f"ALTER TABLE {STAGING} DROP COLUMN line")
     # Index builds sort the whole table: give them memory for this transaction only (default is 64 MB).
     cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
@@ -178,6 +184,14 @@ def _postgres_swap(cursor: Any) -> None:
     for name, _ in indexes:
         cursor.execute(f"ALTER INDEX {_short('ld', name)} RENAME TO {name}")
     cursor.execute(f"DROP TABLE {old}")
+
+
+def mirror_vacuum() -> None:
+    """After a snapshot: refresh planner statistics and the visibility map, so index-only scans work at once.
+    PostgreSQL only, and only outside a transaction (VACUUM cannot run inside one)."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM (ANALYZE) {TABLE}")
 
 
 def diff_apply(

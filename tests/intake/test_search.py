@@ -2,7 +2,7 @@
 
 import pytest
 
-from intake.selectors import ResidentQuery, SearchInvalid, resident_search
+from intake.selectors import CappedPaginator, ResidentQuery, SearchInvalid, resident_search
 from madoguchi.audit.models import AuditAction, AuditEvent
 from tests.conftest import import_file
 from tests.factories import atena, juki_csv, juki_row
@@ -65,11 +65,17 @@ def test_hostile_text_is_only_text(small_city, clerk, hostile) -> None:
     assert found(clerk, address=hostile) == set()
 
 
-def test_results_are_paginated(local_storage, clerk) -> None:
+def test_results_are_paginated_and_counted_only_as_far_as_needed(local_storage, clerk) -> None:
     import_file(local_storage, juki_csv([juki_row(n, 氏カナ="ヤマダ") for n in range(1, 46)]))
     pages = [resident_search(actor=clerk, query=ResidentQuery(name="ヤマダ"), page=p) for p in (1, 2, 3)]
     assert [len(p.object_list) for p in pages] == [20, 20, 5]
-    assert pages[0].paginator.count == 45
+    assert [p.has_next() for p in pages] == [True, True, False]
+    paginators = [p.paginator for p in pages]
+    assert all(isinstance(p, CappedPaginator) for p in paginators)
+    counts = [(p.count, p.capped) for p in paginators if isinstance(p, CappedPaginator)]  # type: ignore[attr-defined]
+    assert counts == [(21, True), (41, True), (45, False)]
+    seen = [hit.resident.atena_no for p in pages for hit in p.object_list]
+    assert len(set(seen)) == 45  # a stable order: no one twice, no one missing
 
 
 def test_every_search_is_audited_without_the_query_text(small_city, clerk) -> None:

@@ -1,0 +1,51 @@
+"""On PostgreSQL the search indexes exist, and a snapshot swap keeps them under their own names."""
+
+import pytest
+from django.db import connection
+
+from tests.conftest import SMALL_CITY, import_file
+from tests.factories import juki_csv
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL index strategy"),
+]
+
+EXPECTED = {
+    "resident_kana_order",
+    "resident_kanji_order",
+    "resident_address_trgm",
+    "integrations_resident_pkey",
+}
+
+
+def _indexes() -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'integrations_resident'")
+        return dict(cursor.fetchall())
+
+
+def _statistics_targets() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, attstattarget FROM pg_attribute "
+            "WHERE attrelid = 'integrations_resident'::regclass AND attstattarget > 0"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_search_indexes_survive_a_snapshot_swap(local_storage) -> None:
+    before = _indexes()
+    assert before.keys() >= EXPECTED
+    import_file(local_storage, juki_csv(SMALL_CITY))
+    import_file(local_storage, juki_csv(SMALL_CITY[:2]), name="JUKI_20261102090000_000001_FULL.csv")
+    assert _indexes() == before
+    assert _statistics_targets() == {"kana_key": 1000, "kanji_key": 1000}
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the tables here are tiny; ask what an index can do
+        cursor.execute(
+            "EXPLAIN SELECT atena_no FROM integrations_resident WHERE kana_key::text LIKE 'タカ%' "
+            "ORDER BY kana_key, atena_no LIMIT 20"
+        )
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "resident_kana_order" in plan and "Sort" not in plan
