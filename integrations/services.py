@@ -33,7 +33,7 @@ from .juki_import import (
     MappingSpec,
     ResidentFileRejected,
 )
-from .mirror import SnapshotLoad, diff_apply, mirror_vacuum, residents_existing
+from .mirror import SnapshotLoad, diff_apply, residents_existing
 from .models import (
     ColumnMapping,
     ExportBatch,
@@ -97,7 +97,6 @@ def _snapshot_apply(
             raise reader.problems.rejection(source)
         households = load.households()
         load.replace()
-    mirror_vacuum()
     return ImportResult(source=source, kind=ImportKind.FULL, rows=load.rows, households=households)
 
 
