@@ -151,8 +151,11 @@ class JukiReader:
         self.diff = diff
         self.mapping = mapping
         self.problems = Problems()
-        self.rows_read = 0
         self._last_line = b"\n"
+
+    def rejection(self) -> ResidentFileRejected:
+        """The rejection of this file, naming it, with every problem found."""
+        return self.problems.rejection(self.source)
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
         reader = csv.reader(self._decoded_lines(), strict=True)
@@ -198,7 +201,6 @@ class JukiReader:
             line = reader.line_num
             if not cells:
                 continue
-            self.rows_read += 1
             if len(cells) != width:
                 problems.add(line, "", f"{len(cells)} fields where the header has {width}")
                 continue
@@ -307,5 +309,5 @@ def parse_snapshot(data: bytes, *, source: str, mapping: MappingSpec | None = No
             first_seen[atena] = line
         rows.append(row)
     if reader.problems.total:
-        raise reader.problems.rejection(source)
+        raise reader.rejection()
     return rows

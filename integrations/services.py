@@ -94,7 +94,7 @@ def _snapshot_apply(
             reader.problems.total += count - len(duplicates)
         if reader.problems.total:
             load.discard()
-            raise reader.problems.rejection(source)
+            raise reader.rejection()
         households = load.households()
         load.replace()
     return ImportResult(source=source, kind=ImportKind.FULL, rows=load.rows, households=households)
@@ -122,7 +122,7 @@ def _diff_apply(
                 line, "宛名番号", f"{DIFF_CODES[kubun]} of {atena}, who is not in the resident data"
             )
     if reader.problems.total:
-        raise reader.problems.rejection(source)
+        raise reader.rejection()
     by_kind: dict[str, list[dict[str, str]]] = {"1": [], "2": [], "3": []}
     for _, row in rows.values():
         by_kind[row["処理区分"]].append(row)
