@@ -16,7 +16,7 @@ from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
 
 from . import services
-from .layouts import JUKI_V1_COLUMNS
+from .layouts import JUKI_V1_COLUMNS, JUKI_V1_DIFF_COLUMNS
 from .models import ColumnMapping, ExportBatch, ExportItem, ImportOrigin, ImportRun, InboundPickup
 from .storage import StorageError, default_storage
 
@@ -133,7 +133,7 @@ class ColumnMappingForm(forms.ModelForm):
                 '列対応は {ベンダーの列名: 標準の列名 または ""} の形で書いてください。'
             )
         for vendor, target in columns.items():
-            if target and target not in ("処理区分", *JUKI_V1_COLUMNS):
+            if target and target not in JUKI_V1_DIFF_COLUMNS:
                 raise forms.ValidationError(
                     f"「{vendor}」の対応先「{target}」は住民記録 v1 の列ではありません。"
                 )

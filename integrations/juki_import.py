@@ -23,6 +23,7 @@ from .layouts import (
     CODE_COLUMNS,
     DATE_COLUMNS,
     JUKI_V1_COLUMNS,
+    JUKI_V1_DIFF_COLUMNS,
     MJ_TEXT_COLUMNS,
     REQUIRED_COLUMNS,
     TEXT_FIELDS,
@@ -108,7 +109,7 @@ def _header_plan(
     header: list[str], *, diff: bool, mapping: MappingSpec | None, problems: Problems
 ) -> list[tuple[int, tuple[str, ...]]]:
     """For each file column worth reading: (index, canonical columns it fills). Records header problems."""
-    expected = ("処理区分", *JUKI_V1_COLUMNS) if diff else JUKI_V1_COLUMNS
+    expected = JUKI_V1_DIFF_COLUMNS if diff else JUKI_V1_COLUMNS
     plan: list[tuple[int, tuple[str, ...]]] = []
     for index, name in enumerate(header):
         if mapping and name in mapping.splits:

@@ -113,10 +113,6 @@ class SnapshotLoad:
             found.setdefault(atena, []).append(line)
         return len(found), list(found.items())[:limit]
 
-    def households(self) -> int:
-        self._cursor.execute(f"SELECT COUNT(DISTINCT setai_no) FROM {self._staging()}")
-        return int(self._cursor.fetchone()[0])
-
     def replace(self) -> None:
         """Make the staged rows the mirror. Must run inside the caller's transaction."""
         self._finish_input()

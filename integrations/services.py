@@ -55,7 +55,6 @@ class ImportResult:
     source: str
     kind: str
     rows: int
-    households: int | None = None
     added: int = 0
     changed: int = 0
     removed: int = 0
@@ -95,9 +94,8 @@ def _snapshot_apply(
         if reader.problems.total:
             load.discard()
             raise reader.rejection()
-        households = load.households()
         load.replace()
-    return ImportResult(source=source, kind=ImportKind.FULL, rows=load.rows, households=households)
+    return ImportResult(source=source, kind=ImportKind.FULL, rows=load.rows)
 
 
 def _diff_apply(

@@ -84,9 +84,11 @@ class LocalFolderStorage:
             yield handle
 
     def list(self, prefix: str) -> list[str]:
-        if not self.root.exists():
+        # Walk only the folder the prefix names (inbound/ must not cost a walk through every outbound file).
+        start = self.root / _checked_key(prefix).rpartition("/")[0] if "/" in prefix else self.root
+        if not start.is_dir():
             return []
-        keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
+        keys = (p.relative_to(self.root).as_posix() for p in start.rglob("*") if p.is_file())
         return sorted(
             k for k in keys if k.startswith(prefix) and not PurePosixPath(k).name.startswith(".tmp-")
         )

@@ -120,7 +120,6 @@ REST_FRAMEWORK = {
 }
 
 # --- Celery -------------------------------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
 # CELERY_BROKER_URL, else REDIS_URL, else kombu's filesystem transport under CELERY_BROKER_DIR (var/broker).
 CELERY_BROKER_URL = broker.broker_url()
 CELERY_BROKER_TRANSPORT_OPTIONS = broker.broker_transport_options(CELERY_BROKER_URL)

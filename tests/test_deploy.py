@@ -1,9 +1,11 @@
-"""docker-compose.yml stays valid: it cannot run here (no Docker engine), so its structure is checked."""
+"""docker-compose.yml stays valid: no Docker engine runs here, so its structure is checked, and a compose CLI
+parses it where one is installed."""
 
 import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
@@ -23,10 +25,11 @@ def test_compose_file_has_the_production_stack_with_health_checks() -> None:
 
 def test_compose_config_parses_when_a_compose_cli_is_available() -> None:
     for argv in (["docker", "compose"], ["docker-compose"]):
-        if shutil.which(argv[0]):
-            result = subprocess.run(
-                [*argv, "-f", str(COMPOSE), "config", "-q"], capture_output=True, check=False
-            )
-            if result.returncode == 0 or b"unknown" not in result.stderr:
-                assert result.returncode == 0, result.stderr.decode()
-                return
+        if not shutil.which(argv[0]):
+            continue
+        result = subprocess.run([*argv, "-f", str(COMPOSE), "config", "-q"], capture_output=True, check=False)
+        if argv == ["docker", "compose"] and b"unknown" in result.stderr:
+            continue  # the docker client without its compose plugin
+        assert result.returncode == 0, result.stderr.decode()
+        return
+    pytest.skip("no compose CLI on this machine (docker compose or docker-compose)")

@@ -145,6 +145,7 @@ def test_a_search_during_an_import_sees_the_old_or_the_new_never_a_mix(local_sto
     inbound_pickup(storage=local_storage)
     drop(local_storage, full("20261101100000", new))
     seen: set[tuple[tuple[str, int], ...]] = set()
+    errors: list[BaseException] = []
     done = threading.Event()
 
     def search() -> None:
@@ -154,6 +155,8 @@ def test_a_search_during_an_import_sees_the_old_or_the_new_never_a_mix(local_sto
                 for shi in Resident.objects.values_list("shi", flat=True):
                     counts[shi] = counts.get(shi, 0) + 1
                 seen.add(tuple(sorted(counts.items())))
+        except BaseException as error:  # re-raised below: a failing reader must fail the test
+            errors.append(error)
         finally:
             connection.close()
 
@@ -164,6 +167,9 @@ def test_a_search_during_an_import_sees_the_old_or_the_new_never_a_mix(local_sto
     finally:
         done.set()
         reader.join()
+    if errors:
+        raise errors[0]
+    assert (("旧", 300),) in seen, "the reader must have run during the import"
     assert seen <= {(("旧", 300),), (("新", 400),)}, seen
 
 

@@ -2,15 +2,12 @@
 
 import io
 
-import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from integrations.juki_import import JukiReader  # noqa: E402
-from integrations.layouts import JUKI_V1_COLUMNS  # noqa: E402
-from tests.factories import juki_csv, juki_row  # noqa: E402
+from integrations.juki_import import JukiReader
+from integrations.layouts import JUKI_V1_COLUMNS
+from tests.factories import juki_csv, juki_row
 
 HEADER = ",".join(JUKI_V1_COLUMNS).encode() + b"\r\n"
 GOOD = juki_csv([juki_row(1)])

@@ -1,9 +1,5 @@
 """Property tests of the MJ+ text library (hypothesis)."""
 
-import pytest
-
-pytest.importorskip("hypothesis")
-
 from hypothesis import given
 from hypothesis import strategies as st
 

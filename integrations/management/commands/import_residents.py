@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from integrations.juki_import import ResidentFileRejected
-from integrations.models import ImportKind, ImportOrigin, ImportRun
+from integrations.models import ImportKind, ImportOrigin, ImportRun, Resident
 from integrations.services import inbound_name, residents_import
 from integrations.storage import StorageError, storage_for_location
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
             report = (
                 ImportRun.objects.filter(origin=ImportOrigin.COMMAND, key=key)
                 .values_list("report_key", flat=True)
-                .last()
+                .first()  # the newest: the ledger is ordered newest first
             )
             where = (
                 f"\nreport: {storage.describe(report)}" if report else "\n(the report could not be written)"
@@ -40,7 +40,8 @@ class Command(BaseCommand):
         except StorageError as exc:
             raise CommandError(str(exc)) from exc
         if kind == ImportKind.FULL:
-            summary = f"imported {result.rows} residents in {result.households} households"
+            households = Resident.objects.values("setai_no").distinct().count()
+            summary = f"imported {result.rows} residents in {households} households"
         else:
             counts = f"追加 {result.added}, 変更 {result.changed}, 消除 {result.removed}"
             summary = f"applied {result.rows} changes: {counts}"
