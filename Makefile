@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 # What WeasyPrint and MJ+ rendering need (domain.md §3), and gettext to compile the UI's translations.
 DEMO_PACKAGES := fonts-ipamj-mincho libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 gettext
 # Tests also read PDFs back (poppler) and drive Debian's Chromium.
-TEST_PACKAGES := $(DEMO_PACKAGES) poppler-utils chromium
+TEST_PACKAGES := $(DEMO_PACKAGES) poppler-utils zbar-tools chromium
 TEST_VAR := $(CURDIR)/var/test
 
 .PHONY: demo test lint typecheck system-demo system-test venv messages repertoire clean

@@ -74,13 +74,43 @@ def person_context(resident: Resident) -> dict[str, Any]:
 
 
 def form_context(
-    *, resident: Resident, reception_no: str, event: str = "", today: dt.date | None = None
+    *,
+    resident: Resident,
+    reception_no: str,
+    event: str = "",
+    counter: Counter | None = None,
+    today: dt.date | None = None,
 ) -> dict[str, Any]:
-    """The whole context of a form for one resident: the person, their household, the reception, today."""
+    """The whole context of a form for one resident (documented in docs/forms.md): the person, their household,
+    the session, today. Card data and interview answers come with the tablet and the card readers."""
     return {
         "city": {"name": settings.MADOGUCHI_CITY_NAME},
         "today": today or timezone.localdate(),
-        "reception": {"no": reception_no, "event": event},
+        "session": {
+            "reception_no": reception_no,
+            "event": event,
+            "counter": counter.code if counter else "",
+            "counter_name": counter.name if counter else "",
+            "clerk": "",
+        },
         "resident": person_context(resident),
         "household": [person_context(member) for member in mirror.household_members(resident=resident)],
+        "card": {},
+        "answers": {},
+        "procedures": [],
     }
+
+
+def resident_preview_context(*, ref: str, actor: Any) -> dict[str, Any] | None:
+    """The form context of the resident ``ref`` (宛名番号) for a form admin's preview; audited as a view."""
+    resident = mirror.resident_get(atena_no=ref.strip())
+    if resident is None:
+        return None
+    audit_record(
+        actor=actor,
+        action=AuditAction.VIEW,
+        target_type="resident",
+        target_ref=resident.atena_no,
+        detail={"purpose": "form preview"},
+    )
+    return form_context(resident=resident, reception_no="PREVIEW")

@@ -10,8 +10,9 @@ from django.utils import timezone
 from devices.models import PrintJob
 from devices.services import print_job_create
 from forms_engine.models import FormVersion
-from forms_engine.rendering import render_csv_row, render_packet_pdf
+from forms_engine.rendering import RenderSource, render_csv_row, render_packet_pdf
 from forms_engine.selectors import form_version_current, render_source
+from forms_engine.services import form_fill
 from integrations import selectors as mirror
 from integrations.models import Resident
 from integrations.services import enqueue_export
@@ -70,13 +71,17 @@ def counter_session_identify(*, session: CounterSession, atena_no: str, actor: A
     return resident
 
 
+def _prefilled(session: CounterSession, resident: Resident, version: FormVersion) -> tuple[RenderSource, dict[str, Any]]:
+    source = render_source(version=version)
+    context = form_context(resident=resident, reception_no=session.reception_no, counter=session.counter)
+    return source, form_fill(spec=source.spec, context=context)
+
+
 def counter_session_form_pdf(*, session: CounterSession, actor: Any, code: str = JUMINIDO) -> bytes:
     """The prefilled form as a PDF, for viewing in the browser; audited as a view of the resident's data."""
     resident = _resident_for(session)
     version = _current_version(code)
-    pdf = render_packet_pdf(
-        [(render_source(version=version), form_context(resident=resident, reception_no=session.reception_no))]
-    )
+    pdf = render_packet_pdf([_prefilled(session, resident, version)], reception_no=session.reception_no)
     audit_record(
         actor=actor,
         action=AuditAction.VIEW,
@@ -99,9 +104,8 @@ def counter_session_finish(*, session: CounterSession, actor: Any, code: str = J
         raise SessionError(f"counter {session.counter.code} has no terminal to print on")
     resident = _resident_for(session)
     version = _current_version(code)
-    source = render_source(version=version)
-    context = form_context(resident=resident, reception_no=session.reception_no)
-    pdf = render_packet_pdf([(source, context)])
+    source, context = _prefilled(session, resident, version)
+    pdf = render_packet_pdf([(source, context)], reception_no=session.reception_no)
     header, row = render_csv_row(source, context)
     with transaction.atomic():
         locked = CounterSession.objects.select_for_update().get(pk=session.pk)

@@ -1,54 +1,54 @@
-"""Rendering a form version against a plain context: sandboxed Jinja2 → HTML → PDF (WeasyPrint).
+"""Rendering form versions: a packet of forms → one HTML document → one PDF (WeasyPrint), in one pass.
 
-The engine knows nothing of sessions or residents; callers build the context as plain dicts.
+The engine knows nothing of sessions or residents; callers pass the documented context as plain dicts, with the
+filled values under ``fields`` (``forms_engine.services.form_fill``). Flowing layouts are sandboxed Jinja2
+(``forms_engine.sandbox``); overlay layouts are generated here from placements, with no admin-written HTML.
 An MJ font comes first in every font stack, or WeasyPrint drops Moji_Joho variation selectors (domain.md §3).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import base64
+import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import jinja2
 from django.conf import settings
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from madoguchi.moji.kana import hiragana_to_katakana
-from madoguchi.moji.wareki import format_wareki
+from .bindings import CONTEXT_ROOTS, FILTERS, binding_parse, binding_text, binding_value
+from .sandbox import TemplateSandboxError, sandbox_environment, sandbox_render, template_problems
+from .schema import Layout, Placement, VersionSpec
 
 
 class FormRenderError(Exception):
-    """A template could not be rendered (syntax error, forbidden access); names the form and the reason."""
+    """A form could not be rendered (syntax error, forbidden access, a budget exceeded); names the form."""
 
 
-def _wareki(value: Any) -> str:
-    if isinstance(value, str) and value:
-        value = dt.date.fromisoformat(value)
-    return format_wareki(value) if isinstance(value, dt.date) else ""
+_FILTERS = {name: function for name, (function, _) in FILTERS.items()}
+_ENV = sandbox_environment(autoescape=True, filters=_FILTERS)
 
 
-def _age(value: Any, on: Any = None) -> int | str:
-    if isinstance(value, str) and value:
-        value = dt.date.fromisoformat(value)
-    if not isinstance(value, dt.date):
-        return ""
-    today = on if isinstance(on, dt.date) else dt.date.today()
-    return today.year - value.year - ((today.month, today.day) < (value.month, value.day))
+@dataclass(frozen=True)
+class RenderSource:
+    """What is needed to render one form version: its identity, its validated content and its images."""
 
+    code: str
+    name: str
+    number: int
+    spec: VersionSpec
+    backgrounds: Mapping[str, bytes] = field(default_factory=dict)
+    content_types: Mapping[str, str] = field(default_factory=dict)
 
-def _environment(*, autoescape: bool) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=jinja2.ChainableUndefined)
-    env.filters.update({"wareki": _wareki, "katakana": hiragana_to_katakana, "age": _age})
-    return env
+    @property
+    def label(self) -> str:
+        return f"form {self.code} v{self.number}"
 
-
-_ENV = _environment(autoescape=True)
-# CSV values are written byte-exact: no HTML escaping.
-_CSV_ENV = _environment(autoescape=False)
+    def background_uri(self, name: str) -> str:
+        data = base64.b64encode(self.backgrounds[name]).decode("ascii")
+        return f"data:{self.content_types.get(name, 'image/png')};base64,{data}"
 
 
 def font_stack_css() -> str:
@@ -61,38 +61,105 @@ def font_stack_css() -> str:
     return f"{face}html {{ font-family: {', '.join(families)}, serif; }}\n"
 
 
-@dataclass(frozen=True)
-class RenderSource:
-    """What is needed to render one form: its code, body, CSS and CSV columns (from a FormVersion)."""
+def qr_data_uri(text: str) -> str:
+    """A QR code of ``text`` (the reception number) as an SVG data URI; error correction M, as on paper forms."""
+    import segno
 
-    code: str
-    body: str
-    css: str = ""
-    csv_columns: Sequence[Sequence[str]] = ()
+    uri: str = segno.make_qr(text, error="m").svg_data_uri(scale=4, border=2)
+    return uri
 
 
-def render_html(source: RenderSource, context: Mapping[str, Any]) -> str:
-    """The form's HTML body for ``context``. Template errors become FormRenderError naming the form."""
+def flow_template_problems(body: str) -> list[str]:
+    """Why a flowing layout's template cannot be used: syntax, names outside the context, file access."""
+    return template_problems(_ENV, body, names=CONTEXT_ROOTS)
+
+
+def _flow_html(source: RenderSource, context: Mapping[str, Any], qr: str) -> str:
     try:
-        return _ENV.from_string(source.body).render(context)
-    except jinja2.TemplateError as exc:
-        raise FormRenderError(f"form {source.code}: {exc}") from exc
+        body = sandbox_render(_ENV, source.spec.layout.body, context, names=CONTEXT_ROOTS)
+    except TemplateSandboxError as exc:
+        raise FormRenderError(f"{source.label}: {exc}") from exc
+    running_qr = f'<div class="qr-running"><img src="{qr}" alt=""></div>' if qr else ""
+    return f'<section class="form flow form-{source.code}">{running_qr}{body}</section>'
 
 
-def render_packet_html(pages: Sequence[tuple[RenderSource, Mapping[str, Any]]]) -> str:
-    """One HTML document holding several forms, each starting on a new page."""
+def _box_style(placement: Placement) -> str:
+    return (
+        f"left:{placement.x}mm;top:{placement.y}mm;width:{placement.width}mm;height:{placement.height}mm;"
+        f"font-size:{placement.font_size}pt;text-align:{placement.align}"
+    )
+
+
+def _placed_html(placement: Placement, context: Mapping[str, Any]) -> str:
+    binding = binding_parse(placement.value)
+    style = _box_style(placement)
+    if placement.kind == "image":
+        value = binding_value(binding, context)
+        if isinstance(value, str) and value.startswith("data:image/png;base64,"):
+            return f'<img class="placed image" style="{style}" src="{html.escape(value)}" alt="">'
+        return ""
+    if placement.kind == "check":
+        mark = "✓" if binding_value(binding, context) not in (None, "", False, "0") else ""
+        return f'<div class="placed check" style="{style}">{mark}</div>'
+    return f'<div class="placed" style="{style}">{html.escape(binding_text(binding, context))}</div>'
+
+
+def _overlay_html(source: RenderSource, context: Mapping[str, Any], qr: str) -> str:
+    layout: Layout = source.spec.layout
+    pages = []
+    for number, page in enumerate(layout.pages, start=1):
+        background = (
+            f' style="background-image:url({source.background_uri(page.background)})"' if page.background else ""
+        )
+        placed = "".join(_placed_html(p, context) for p in layout.placements if p.page == number)
+        box = layout.qr
+        qr_img = (
+            f'<img class="qr" src="{qr}" alt="" style="left:{box.x}mm;top:{box.y}mm;width:{box.size}mm;'
+            f'height:{box.size}mm">'
+            if qr
+            else ""
+        )
+        pages.append(f'<div class="overlay-page"{background}>{placed}{qr_img}</div>')
+    return f'<section class="form overlay form-{source.code}">{"".join(pages)}</section>'
+
+
+def render_form_html(source: RenderSource, context: Mapping[str, Any], *, qr: str = "") -> str:
+    """One form as an HTML ``<section>``; FormRenderError names the form when its template fails."""
+    if source.spec.layout.mode == "overlay":
+        return _overlay_html(source, context, qr)
+    return _flow_html(source, context, qr)
+
+
+_BASE_CSS = """
+@page { size: A4; margin: 15mm 15mm 25mm 15mm; @bottom-right { content: element(qr); } }
+@page overlay { margin: 0; }
+body { margin: 0; }
+.form.flow + .form, .form + .form.flow { break-before: page; }
+.qr-running { position: running(qr); }
+.qr-running img { width: 18mm; height: 18mm; }
+.form.overlay { page: overlay; }
+.overlay-page { position: relative; width: 210mm; height: 297mm; overflow: hidden;
+  background-size: 210mm 297mm; background-repeat: no-repeat; break-after: page; }
+.form.overlay:last-child .overlay-page:last-child { break-after: auto; }
+.overlay-page .placed { position: absolute; line-height: 1.15; white-space: pre-wrap; overflow: visible; }
+.overlay-page .placed.image { object-fit: contain; }
+.overlay-page .qr { position: absolute; }
+"""
+
+
+def render_packet_html(forms: Sequence[tuple[RenderSource, Mapping[str, Any]]], *, reception_no: str = "") -> str:
+    """One HTML document holding several forms, each starting on a new page, with a QR code of
+    ``reception_no`` on every page (none when it is empty)."""
+    qr = qr_data_uri(reception_no) if reception_no else ""
     styles = "".join(
-        f"<style>{source.css}</style>" for source in dict((s.code, s) for s, _ in pages).values()
+        f"<style>{source.spec.layout.css}</style>"
+        for source in dict((s.code, s) for s, _ in forms).values()
+        if source.spec.layout.css
     )
-    bodies = "".join(
-        f'<section class="form form-{source.code}" style="page-break-after: always">'
-        f"{render_html(source, context)}</section>"
-        for source, context in pages
-    )
+    bodies = "".join(render_form_html(source, context, qr=qr) for source, context in forms)
     return (
         '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
-        f"<style>{font_stack_css()}@page {{ size: A4; margin: 15mm; }}</style>{styles}</head>"
-        f"<body>{bodies}</body></html>"
+        f"<style>{font_stack_css()}{_BASE_CSS}</style>{styles}</head><body>{bodies}</body></html>"
     )
 
 
@@ -102,7 +169,7 @@ def _allowed_files() -> frozenset[Path]:
     return frozenset(Path(p).resolve() for p in paths)
 
 
-def _sandboxed_fetcher() -> Any:
+def sandboxed_fetcher() -> Any:
     """A WeasyPrint URL fetcher for admin-authored forms (R-F6): ``data:`` URIs and the configured font files
     only. A form can neither read the server's files (``file:///…/.env``) nor reach the network."""
     from weasyprint.urls import URLFetcher
@@ -121,22 +188,33 @@ def _sandboxed_fetcher() -> Any:
     return SandboxedFetcher(allowed_protocols=("data", "file"), allow_redirects=False, timeout=5)
 
 
-def render_packet_pdf(pages: Sequence[tuple[RenderSource, Mapping[str, Any]]]) -> bytes:
-    """Render several forms into one PDF in one pass."""
+@dataclass(frozen=True)
+class RenderedPacket:
+    pdf: bytes
+    pages: int
+
+
+def html_to_pdf(document: str) -> RenderedPacket:
+    """The PDF of a rendered packet document, loading only what the sandboxed fetcher allows."""
     from weasyprint import HTML
 
-    pdf: bytes = HTML(string=render_packet_html(pages), url_fetcher=_sandboxed_fetcher()).write_pdf()
-    return pdf
+    laid_out = HTML(string=document, url_fetcher=sandboxed_fetcher()).render()
+    pdf: bytes = laid_out.write_pdf()
+    return RenderedPacket(pdf=pdf, pages=len(laid_out.pages))
+
+
+def render_packet(forms: Sequence[tuple[RenderSource, Mapping[str, Any]]], *, reception_no: str = "") -> RenderedPacket:
+    """Render several forms into one PDF in one pass, with its page count."""
+    return html_to_pdf(render_packet_html(forms, reception_no=reception_no))
+
+
+def render_packet_pdf(forms: Sequence[tuple[RenderSource, Mapping[str, Any]]], *, reception_no: str = "") -> bytes:
+    """Render several forms into one PDF in one pass."""
+    return render_packet(forms, reception_no=reception_no).pdf
 
 
 def render_csv_row(source: RenderSource, context: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """The form's CSV header and the row for ``context``; each column is a template expression."""
-    header = [column[0] for column in source.csv_columns]
-    try:
-        row = [
-            _CSV_ENV.from_string("{{ " + expression + " }}").render(context)
-            for _, expression in source.csv_columns
-        ]
-    except jinja2.TemplateError as exc:
-        raise FormRenderError(f"form {source.code}: CSV column: {exc}") from exc
+    """The form's CSV header and the row for ``context``: each column's binding as text, byte-exact."""
+    header = [column.header for column in source.spec.csv_columns]
+    row = [binding_text(binding_parse(column.value), context) for column in source.spec.csv_columns]
     return header, row

@@ -132,6 +132,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "integrations.tasks.inbound_*": {"queue": "imports"},
     "integrations.tasks.export_*": {"queue": "exports"},
+    "forms_engine.tasks.packet_render": {"queue": "render"},
 }
 # Seconds between looks at the inbound prefix for core-system files (R-L1: at most 10 minutes).
 MADOGUCHI_INBOUND_INTERVAL_SECONDS = env.int("MADOGUCHI_INBOUND_INTERVAL_SECONDS", default=300)
@@ -142,6 +143,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "export-flush": {"task": "integrations.tasks.export_flush", "schedule": 60.0},
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
+    "render-redispatch": {"task": "forms_engine.tasks.packet_renders_redispatch", "schedule": 60.0},
     "print-purge": {"task": "devices.tasks.print_jobs_purge", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

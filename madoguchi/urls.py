@@ -12,5 +12,6 @@ urlpatterns = [
     path("accounts/", include("madoguchi.accounts.urls")),
     path("admin/", admin.site.urls),
     path("devices/", include("devices.urls")),
+    path("forms/", include("forms_engine.urls")),
     path("", include("counters.urls")),
 ]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import hypothesis
 import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings
@@ -20,6 +21,12 @@ from integrations.storage import LocalFolderStorage, S3Storage
 from madoguchi.accounts.models import User
 
 from .factories import PASSWORD, UserFactory, juki_csv, juki_row
+
+# Property tests judge correctness, not speed: a busy CI machine must not fail them for slow input generation.
+hypothesis.settings.register_profile(
+    "madoguchi", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("madoguchi")
 
 IVS_NAME = "葛\U000e0102西"  # Moji_Joho IVS: 葛 + U+E0102
 KICHI_NAME = "𠮷田"  # U+20BB7, outside the BMP

@@ -104,6 +104,16 @@ def _parse(text: str, typed: str) -> dt.date:
     return _era_date(text, era, year, int(match["month"]), int(match["day"]))
 
 
+def parse_date(text: str) -> dt.date:
+    """A date typed in any of the forms ``parse_birth_date`` reads (和暦, 西暦, the era digit + YYMMDD), without its
+    limits on the past and the future: for dates on forms such as 異動日 or 転出予定日."""
+    # NFKC only to read the typed text: full-width digits, ＳＨ, ．／ and ㍼ (U+337C) become plain.
+    date = _parse(text, "".join(unicodedata.normalize("NFKC", text).upper().split()))
+    if date < ERAS[-1].start:
+        raise ValueError(f"{text!r}: {date.isoformat()} is before 明治 (1868-01-25)")
+    return date
+
+
 def parse_birth_date(text: str, *, today: dt.date | None = None) -> dt.date:
     """The 生年月日 a clerk typed, in any of the usual forms: ``1980-01-01``, ``1980/1/1``, ``1980年1月1日``,
     ``19800101``; ``S55.1.1`` (any case, ``.``/``/``/``-``), ``S550101``, ``昭和55年1月1日``, ``昭55.1.1``,
@@ -115,11 +125,7 @@ def parse_birth_date(text: str, *, today: dt.date | None = None) -> dt.date:
     date is written in the era of the day, so such a year is a typing error), is before 明治 (1868-01-25) or
     after ``today`` (default: today in Japan). 明治 1–5 (before the solar calendar of 1873) are read as Gregorian.
     """
-    # NFKC only to read the typed text: full-width digits, ＳＨ, ．／ and ㍼ (U+337C) become plain.
-    typed = "".join(unicodedata.normalize("NFKC", text).upper().split())
-    date = _parse(text, typed)
-    if date < ERAS[-1].start:
-        raise ValueError(f"{text!r}: {date.isoformat()} is before 明治 (1868-01-25)")
+    date = parse_date(text)
     if today is None:
         today = dt.datetime.now(ZoneInfo("Asia/Tokyo")).date()
     if date > today:

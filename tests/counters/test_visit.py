@@ -83,7 +83,7 @@ def test_visit_from_search_to_print_and_export(
     assert len(keys) == 1
     data = local_storage.get(keys[0])
     lines = data.split(b"\r\n")
-    assert lines[0].startswith("受付番号,届出日,異動の種別,宛名番号".encode())
+    assert lines[0].startswith("受付番号,届出日,異動事由,異動日,宛名番号".encode())
     assert session.reception_no.encode() in lines[1]
     assert IVS_NAME.encode() in lines[1]
     assert data.endswith(b"\r\n") and b"\n" not in data.replace(b"\r\n", b"")
@@ -131,15 +131,11 @@ def test_finishing_with_a_formula_like_value_is_refused_and_changes_nothing(
     clerk, counter, starter_forms, local_storage
 ) -> None:
     from counters import services
-    from forms_engine.models import FormVersion
     from tests.conftest import import_file
     from tests.factories import juki_csv, juki_row
 
+    # 住民異動届's 方書 column is prefilled from the resident's 方書.
     import_file(local_storage, juki_csv([juki_row(1, 方書="=1+1")]))
-
-    FormVersion.objects.filter(template__code="juminido").update(
-        csv_columns=[["受付番号", "reception.no"], ["方書", "resident.katagaki"]]
-    )
     session = services.counter_session_open(counter=counter, clerk=clerk)
     services.counter_session_identify(session=session, atena_no=atena(1), actor=clerk)
     with pytest.raises(services.SessionError, match="column 方書"):

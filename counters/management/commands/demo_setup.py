@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from counters.models import Counter
 from devices.models import Terminal
+from forms_engine.management.commands.load_starter_forms import result_summary
 from forms_engine.services import form_starter_pack_load
 from integrations.demo_city import demo_city_csv
 from integrations.models import ImportOrigin, ImportRun, ImportStatus, Resident
@@ -53,8 +54,8 @@ class Command(BaseCommand):
         Counter.objects.get_or_create(
             code="shimin-1", defaults={"name": "市民課 1番窓口", "department": "市民課", "terminal": terminal}
         )
-        for version in form_starter_pack_load():
-            self.stdout.write(f"form {version}")
+        for result in form_starter_pack_load():
+            self.stdout.write(f"form {result.template.code}: {result_summary(result)}")
 
         if reload_residents or not Resident.objects.exists():
             storage = default_storage()

@@ -9,6 +9,7 @@ from counters.selectors import form_context
 from forms_engine.models import FormVersion
 from forms_engine.rendering import FormRenderError, render_packet_pdf
 from forms_engine.selectors import form_version_current, render_source
+from forms_engine.services import form_fill
 from integrations import selectors as mirror
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
@@ -31,9 +32,9 @@ class Command(BaseCommand):
         except FormVersion.DoesNotExist:
             raise CommandError(f"form {template!r}: no published version (run load_starter_forms?)") from None
         try:
-            pdf = render_packet_pdf(
-                [(render_source(version=version), form_context(resident=person, reception_no="CLI"))]
-            )
+            source = render_source(version=version)
+            context = form_fill(spec=source.spec, context=form_context(resident=person, reception_no="CLI"))
+            pdf = render_packet_pdf([(source, context)], reception_no="CLI")
         except FormRenderError as exc:
             raise CommandError(str(exc)) from exc
         out.write_bytes(pdf)
