@@ -71,7 +71,9 @@ def counter_session_identify(*, session: CounterSession, atena_no: str, actor: A
     return resident
 
 
-def _prefilled(session: CounterSession, resident: Resident, version: FormVersion) -> tuple[RenderSource, dict[str, Any]]:
+def _prefilled(
+    session: CounterSession, resident: Resident, version: FormVersion
+) -> tuple[RenderSource, dict[str, Any]]:
     source = render_source(version=version)
     context = form_context(resident=resident, reception_no=session.reception_no, counter=session.counter)
     return source, form_fill(spec=source.spec, context=context)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from madoguchi.moji.kana import hiragana_to_katakana
@@ -192,7 +192,9 @@ def _parse_args(text: str, where: str) -> tuple[str | int, ...]:
     for piece in _split_outside_quotes(text, ",") if text.strip() else []:
         match = _ARG.fullmatch(piece)
         if match is None:
-            raise BindingInvalid(f"{where}: argument {piece.strip()!r} must be a quoted text or a whole number")
+            raise BindingInvalid(
+                f"{where}: argument {piece.strip()!r} must be a quoted text or a whole number"
+            )
         single, double, number = match.groups()
         args.append(int(number) if number is not None else (single if single is not None else double))
     return tuple(args)
@@ -221,7 +223,9 @@ def binding_parse(text: str) -> Binding:
 
 def _check_person(path: Sequence[str], text: str) -> None:
     if path and path[0] not in PERSON_KEYS:
-        raise BindingInvalid(f"{text!r}: a person has no {path[0]!r} (keys: {', '.join(sorted(PERSON_KEYS))})")
+        raise BindingInvalid(
+            f"{text!r}: a person has no {path[0]!r} (keys: {', '.join(sorted(PERSON_KEYS))})"
+        )
     if len(path) > 1:
         raise BindingInvalid(f"{text!r}: {path[0]!r} has no parts")
 
@@ -233,12 +237,18 @@ def binding_check(text: str, *, fields: Mapping[str, Collection[str]]) -> Bindin
     root, rest = binding.root, binding.path[1:]
     shape = CONTEXT_SCHEMA.get(root, "unknown")
     if shape == "unknown":
-        raise BindingInvalid(f"{text!r}: unknown name {root!r} (a form can use: {', '.join(sorted(CONTEXT_ROOTS))})")
+        raise BindingInvalid(
+            f"{text!r}: unknown name {root!r} (a form can use: {', '.join(sorted(CONTEXT_ROOTS))})"
+        )
     if shape == "person":
         _check_person(rest, text)
     elif shape == "procedures":
-        if rest and (not rest[0].isdigit() or len(rest) > 2 or (len(rest) == 2 and rest[1] not in PROCEDURE_KEYS)):
-            raise BindingInvalid(f"{text!r}: a procedure is read as procedures.0.name ({', '.join(sorted(PROCEDURE_KEYS))})")
+        if rest and (
+            not rest[0].isdigit() or len(rest) > 2 or (len(rest) == 2 and rest[1] not in PROCEDURE_KEYS)
+        ):
+            raise BindingInvalid(
+                f"{text!r}: a procedure is read as procedures.0.name ({', '.join(sorted(PROCEDURE_KEYS))})"
+            )
     elif shape in ("persons", "fields"):
         if shape == "fields":
             if not rest:
@@ -260,9 +270,8 @@ def binding_check(text: str, *, fields: Mapping[str, Collection[str]]) -> Bindin
     elif shape == "date":
         if rest:
             raise BindingInvalid(f"{text!r}: {root} has no parts")
-    elif isinstance(shape, frozenset):
-        if not rest or rest[0] not in shape or len(rest) > 1:
-            raise BindingInvalid(f"{text!r}: {root} has the keys {', '.join(sorted(shape))}")
+    elif isinstance(shape, frozenset) and (not rest or rest[0] not in shape or len(rest) > 1):
+        raise BindingInvalid(f"{text!r}: {root} has the keys {', '.join(sorted(shape))}")
     return binding
 
 

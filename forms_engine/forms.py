@@ -74,13 +74,19 @@ class DraftCreateForm(forms.Form):
 
 class VersionBasicForm(forms.Form):
     effective_from = forms.DateField(
-        label=_("適用開始日"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("適用開始日"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     effective_to = forms.DateField(
-        label=_("適用終了日"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("適用終了日"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     signing = forms.ChoiceField(label=_("署名の方法"), choices=list(SIGNING_MODES.items()))
-    note = forms.CharField(label=_("メモ"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    note = forms.CharField(
+        label=_("メモ"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
     def content(self) -> dict[str, Any]:
         """The version content these inputs replace."""
@@ -122,8 +128,12 @@ class FieldSpecForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
         help_text=_('例: [{"key": "shimei", "label": "氏名", "type": "mj_text"}]'),
     )
-    max_items = forms.IntegerField(label=_("最大人数（人の一覧のみ）"), required=False, min_value=1, max_value=50)
-    help = forms.CharField(label=_("説明"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+    max_items = forms.IntegerField(
+        label=_("最大人数（人の一覧のみ）"), required=False, min_value=1, max_value=50
+    )
+    help = forms.CharField(
+        label=_("説明"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
     prefill = forms.CharField(
         label=_("初期値（バインディング）"),
         required=False,
@@ -168,12 +178,23 @@ class FieldSpecForm(forms.Form):
     def initial_from(cls, spec: Mapping[str, Any]) -> dict[str, Any]:
         """Initial values of the inputs for a stored field spec."""
         initial = {
-            name: spec.get(name) for name in ("key", "label", "type", "required", "max_length", "min_value",
-                                              "max_value", "max_items", "help", "prefill")
-        }  # fmt: skip
+            name: spec.get(name)
+            for name in (
+                "key",
+                "label",
+                "type",
+                "required",
+                "max_length",
+                "min_value",
+                "max_value",
+                "max_items",
+                "help",
+                "prefill",
+            )
+        }
         initial["choices"] = "\n".join(spec.get("choices") or ())
         columns = spec.get("columns") or ()
-        initial["columns"] = json.dumps(list(columns), ensure_ascii=False) if columns else ""
+        initial["columns"] = json.dumps(list(columns), ensure_ascii=False, indent=1) if columns else ""
         return initial
 
 
@@ -275,9 +296,13 @@ class FieldMoveForm(forms.Form):
 
 class FlowLayoutForm(forms.Form):
     body = forms.CharField(
-        label=_("本文テンプレート（Jinja2）"), required=False, widget=forms.Textarea(attrs={"rows": 18, "class": "mono"})
+        label=_("本文テンプレート（Jinja2）"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 18, "class": "mono"}),
     )
-    css = forms.CharField(label=_("CSS"), required=False, widget=forms.Textarea(attrs={"rows": 8, "class": "mono"}))
+    css = forms.CharField(
+        label=_("CSS"), required=False, widget=forms.Textarea(attrs={"rows": 8, "class": "mono"})
+    )
 
     def layout_after(self, layout: Mapping[str, Any]) -> dict[str, Any]:
         return {**layout, "mode": "flow", "body": self.cleaned_data["body"], "css": self.cleaned_data["css"]}
@@ -338,7 +363,8 @@ def pages_after_remove(layout: Mapping[str, Any], page: int) -> dict[str, Any]:
 
 def pages_after_background(layout: Mapping[str, Any], page: int, name: str) -> dict[str, Any]:
     pages = [
-        {**p, "background": name} if n == page else dict(p) for n, p in enumerate(layout.get("pages", []), start=1)
+        {**p, "background": name} if n == page else dict(p)
+        for n, p in enumerate(layout.get("pages", []), start=1)
     ]
     return {**layout, "pages": pages}
 

@@ -98,10 +98,6 @@ class FormVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.template.code} v{self.number}"
 
-    @property
-    def is_published(self) -> bool:
-        return self.status == VersionStatus.PUBLISHED
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and _stored_status(FormVersion, self.pk) == VersionStatus.PUBLISHED:
             raise PublishedVersionImmutable(f"{self} is published and cannot change; make a new version")
@@ -111,6 +107,10 @@ class FormVersion(models.Model):
         if _stored_status(FormVersion, self.pk) == VersionStatus.PUBLISHED:
             raise PublishedVersionImmutable(f"{self} is published and cannot be deleted")
         return super().delete(*args, **kwargs)
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == VersionStatus.PUBLISHED
 
     def content(self) -> dict[str, Any]:
         """The version as the JSON of ``schema.VersionSpec``."""
@@ -175,13 +175,17 @@ class PacketRender(models.Model):
     durable state; the queue message only a nudge. The contexts (personal data) are dropped once rendered."""
 
     reception_no = models.CharField(_("受付番号"), max_length=64, db_index=True)
-    status = models.CharField(_("状態"), max_length=16, choices=RenderStatus.choices, default=RenderStatus.QUEUED)
+    status = models.CharField(
+        _("状態"), max_length=16, choices=RenderStatus.choices, default=RenderStatus.QUEUED
+    )
     forms = models.JSONField(_("様式と内容"), default=list, help_text=_("[{version: id, context: {…}}, …]"))
     pdf = models.BinaryField(_("PDF"), null=True, blank=True)
     pages = models.PositiveIntegerField(_("ページ数"), null=True, blank=True)
     message = models.CharField(_("メッセージ"), max_length=500, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -61,12 +61,25 @@ def font_stack_css() -> str:
     return f"{face}html {{ font-family: {', '.join(families)}, serif; }}\n"
 
 
-def qr_data_uri(text: str) -> str:
-    """A QR code of ``text`` (the reception number) as an SVG data URI; error correction M, as on paper forms."""
+QR_SIZE_MM = 18
+
+
+def qr_data_uri(text: str, *, size_mm: float = QR_SIZE_MM) -> str:
+    """A QR code of ``text`` (the reception number) as an SVG data URI ``size_mm`` wide, with its quiet zone;
+    error correction M. The size is set on a viewBox of whole modules: WeasyPrint draws a scaled path badly."""
+    from urllib.parse import quote
+
     import segno
 
-    uri: str = segno.make_qr(text, error="m").svg_data_uri(scale=4, border=2)
-    return uri
+    code = segno.make_qr(text, error="m")
+    modules = code.symbol_size(scale=1, border=4)[0]
+    svg = code.svg_inline(scale=1, border=4).replace(
+        f'<svg width="{modules}" height="{modules}"',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size_mm}mm" height="{size_mm}mm" '
+        f'viewBox="0 0 {modules} {modules}"',
+        1,
+    )
+    return "data:image/svg+xml;charset=utf-8," + quote(svg)
 
 
 def flow_template_problems(body: str) -> list[str]:
@@ -74,13 +87,22 @@ def flow_template_problems(body: str) -> list[str]:
     return template_problems(_ENV, body, names=CONTEXT_ROOTS)
 
 
+def layout_problems(layout: Layout) -> list[str]:
+    """Why a layout cannot be published: its template (flowing layouts) and its CSS."""
+    problems = (
+        [f"layout.body: {problem}" for problem in flow_template_problems(layout.body)]
+        if layout.mode == "flow"
+        else []
+    )
+    return problems + [f"layout.{problem}" for problem in css_problems(layout.css)]
+
+
 def _flow_html(source: RenderSource, context: Mapping[str, Any], qr: str) -> str:
     try:
         body = sandbox_render(_ENV, source.spec.layout.body, context, names=CONTEXT_ROOTS)
     except TemplateSandboxError as exc:
         raise FormRenderError(f"{source.label}: {exc}") from exc
-    running_qr = f'<div class="qr-running"><img src="{qr}" alt=""></div>' if qr else ""
-    return f'<section class="form flow form-{source.code}">{running_qr}{body}</section>'
+    return f'<section class="form flow form-{source.code}">{body}</section>'
 
 
 def _box_style(placement: Placement) -> str:
@@ -109,7 +131,9 @@ def _overlay_html(source: RenderSource, context: Mapping[str, Any], qr: str) -> 
     pages = []
     for number, page in enumerate(layout.pages, start=1):
         background = (
-            f' style="background-image:url({source.background_uri(page.background)})"' if page.background else ""
+            f' style="background-image:url({source.background_uri(page.background)})"'
+            if page.background
+            else ""
         )
         placed = "".join(_placed_html(p, context) for p in layout.placements if p.page == number)
         box = layout.qr
@@ -130,13 +154,13 @@ def render_form_html(source: RenderSource, context: Mapping[str, Any], *, qr: st
     return _flow_html(source, context, qr)
 
 
+# Flowing pages carry the QR code in their bottom-right margin box (a static image: a running element would
+# double the layout time); overlay pages have no margin and place their own.
 _BASE_CSS = """
-@page { size: A4; margin: 15mm 15mm 25mm 15mm; @bottom-right { content: element(qr); } }
-@page overlay { margin: 0; }
+@page { size: A4; margin: 15mm 15mm 25mm 15mm; }
+@page overlay { margin: 0; @bottom-right { content: none; } }
 body { margin: 0; }
 .form.flow + .form, .form + .form.flow { break-before: page; }
-.qr-running { position: running(qr); }
-.qr-running img { width: 18mm; height: 18mm; }
 .form.overlay { page: overlay; }
 .overlay-page { position: relative; width: 210mm; height: 297mm; overflow: hidden;
   background-size: 210mm 297mm; background-repeat: no-repeat; break-after: page; }
@@ -147,19 +171,90 @@ body { margin: 0; }
 """
 
 
-def render_packet_html(forms: Sequence[tuple[RenderSource, Mapping[str, Any]]], *, reception_no: str = "") -> str:
+_ROOT_SELECTORS = {"html", "body", ":root"}
+
+
+def _css_rules(css: str) -> list[Any]:
+    import tinycss2
+
+    return [
+        rule
+        for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
+        if rule.type in ("qualified-rule", "at-rule", "error")
+    ]
+
+
+def css_problems(css: str) -> list[str]:
+    """Why a form's CSS cannot be used: a syntax error, an at-rule (page size, margins and fonts are the engine's
+    — they would change every form of a packet), or a font-family that does not start with the MJ font (then
+    WeasyPrint drops Moji_Joho variation selectors and prints the wrong glyph)."""
+    import tinycss2
+
+    mj_families = {name.lower() for name in settings.MADOGUCHI_PDF_FONT_FAMILY}
+    problems = []
+    for rule in _css_rules(css):
+        if rule.type == "error":
+            problems.append(f"css line {rule.source_line}: {rule.message}")
+        elif rule.type == "at-rule":
+            problems.append(f"css line {rule.source_line}: @{rule.at_keyword} is not allowed in a form's CSS")
+        else:
+            for item in tinycss2.parse_declaration_list(
+                rule.content or [], skip_comments=True, skip_whitespace=True
+            ):
+                if item.type == "declaration" and item.lower_name in ("font-family", "font"):
+                    first = tinycss2.serialize(item.value).split(",")[0].strip().strip("'\"").lower()
+                    if item.lower_name == "font-family" and first not in mj_families:
+                        problems.append(
+                            f"css line {item.source_line}: font-family must start with "
+                            f'"{settings.MADOGUCHI_PDF_FONT_FAMILY[0]}" (the MJ font), not {first!r}'
+                        )
+                    elif item.lower_name == "font":
+                        problems.append(
+                            f"css line {item.source_line}: use font-size and font-weight, not font"
+                        )
+    return problems
+
+
+def css_scoped(css: str, code: str) -> str:
+    """A form's CSS confined to its own section, so forms in one packet cannot restyle each other: every selector
+    is prefixed with ``.form-<code>`` (``html``/``body`` become the section itself); at-rules are dropped."""
+    import tinycss2
+
+    scope = f".form-{code}"
+    out = []
+    for rule in _css_rules(css):
+        if rule.type != "qualified-rule":
+            continue
+        selectors = []
+        for selector in tinycss2.serialize(rule.prelude).split(","):
+            selector = selector.strip()
+            head, _, rest = selector.partition(" ")
+            if selector == scope or selector.startswith((f"{scope} ", f"{scope}.", f"{scope}:", f"{scope}>")):
+                selectors.append(selector)  # scoped by its author already
+            elif head in _ROOT_SELECTORS:
+                selectors.append(f"{scope} {rest}".strip())
+            else:
+                selectors.append(f"{scope} {selector}")
+        out.append(f"{', '.join(selectors)} {{{tinycss2.serialize(rule.content)}}}")
+    return "\n".join(out)
+
+
+def render_packet_html(
+    forms: Sequence[tuple[RenderSource, Mapping[str, Any]]], *, reception_no: str = ""
+) -> str:
     """One HTML document holding several forms, each starting on a new page, with a QR code of
     ``reception_no`` on every page (none when it is empty)."""
     qr = qr_data_uri(reception_no) if reception_no else ""
     styles = "".join(
-        f"<style>{source.spec.layout.css}</style>"
+        f"<style>{css_scoped(source.spec.layout.css, source.code)}</style>"
         for source in dict((s.code, s) for s, _ in forms).values()
         if source.spec.layout.css
     )
     bodies = "".join(render_form_html(source, context, qr=qr) for source, context in forms)
+    margin_qr = f'@page {{ @bottom-right {{ content: url("{qr}"); vertical-align: bottom; }} }}' if qr else ""
     return (
         '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
-        f"<style>{font_stack_css()}{_BASE_CSS}</style>{styles}</head><body>{bodies}</body></html>"
+        f"<style>{font_stack_css()}{_BASE_CSS}{margin_qr}</style>{styles}</head><body>{bodies}</body></html>"
     )
 
 
@@ -203,12 +298,16 @@ def html_to_pdf(document: str) -> RenderedPacket:
     return RenderedPacket(pdf=pdf, pages=len(laid_out.pages))
 
 
-def render_packet(forms: Sequence[tuple[RenderSource, Mapping[str, Any]]], *, reception_no: str = "") -> RenderedPacket:
+def render_packet(
+    forms: Sequence[tuple[RenderSource, Mapping[str, Any]]], *, reception_no: str = ""
+) -> RenderedPacket:
     """Render several forms into one PDF in one pass, with its page count."""
     return html_to_pdf(render_packet_html(forms, reception_no=reception_no))
 
 
-def render_packet_pdf(forms: Sequence[tuple[RenderSource, Mapping[str, Any]]], *, reception_no: str = "") -> bytes:
+def render_packet_pdf(
+    forms: Sequence[tuple[RenderSource, Mapping[str, Any]]], *, reception_no: str = ""
+) -> bytes:
     """Render several forms into one PDF in one pass."""
     return render_packet(forms, reception_no=reception_no).pdf
 

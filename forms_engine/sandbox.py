@@ -25,6 +25,7 @@ threads or tasks never share one.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import string
@@ -619,6 +620,16 @@ def _render_problem(exc: Exception) -> TemplateSandboxError:
     return TemplateSandboxError(f"line {line}: {reason}" if line else reason)
 
 
+@functools.lru_cache(maxsize=256)
+def _prepared(env: FormSandboxEnvironment, source: str, names: frozenset[str] | None) -> jinja2.Template:
+    """The compiled template, checked against ``names``; cached, since a packet renders the same forms again and
+    again and compiling costs more than rendering. A template that fails is not cached."""
+    ast = _parse(env, source)
+    if names is not None and (unknown := _unknown_names(env, ast, names)):
+        raise TemplateSandboxError(unknown[0])
+    return _compile(env, ast)
+
+
 def sandbox_render(
     env: FormSandboxEnvironment,
     source: str,
@@ -629,10 +640,7 @@ def sandbox_render(
     """``source`` rendered with ``context`` (plain dicts, lists, strings, numbers and dates) under the budgets of
     this module. With ``names``, a template using any other name is refused before it runs. Any problem, from a
     syntax error to a division by zero, raises TemplateSandboxError with the template line where known."""
-    ast = _parse(env, source)
-    if names is not None and (unknown := _unknown_names(env, ast, names)):
-        raise TemplateSandboxError(unknown[0])
-    template = _compile(env, ast)
+    template = _prepared(env, source, frozenset(names) if names is not None else None)
     with _render_budget():
         try:
             return template.render(context)

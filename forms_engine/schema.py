@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .bindings import BindingInvalid, binding_check
 
 FORM_FILE_FORMAT = "madoguchi-form/2"
+ASSET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 FIELD_TYPES: dict[str, str] = {
     "mj_text": "文字（MJ+）",
@@ -91,7 +92,9 @@ class FieldSpec(SchemaModel):
     def _known_languages(cls, value: dict[str, Translation]) -> dict[str, Translation]:
         unknown = sorted(set(value) - set(TRANSLATION_LANGUAGES))
         if unknown:
-            raise ValueError(f"unknown language {unknown[0]!r} (languages: {', '.join(TRANSLATION_LANGUAGES)})")
+            raise ValueError(
+                f"unknown language {unknown[0]!r} (languages: {', '.join(TRANSLATION_LANGUAGES)})"
+            )
         return value
 
     @model_validator(mode="after")
@@ -224,7 +227,9 @@ class VersionSpec(SchemaModel):
     def binding_problems(self) -> list[str]:
         """Every prefill, CSV column and placement whose binding cannot be read or reaches outside the context."""
         columns = self.field_columns()
-        places: list[tuple[str, str]] = [(f"fields.{f.key}.prefill", f.prefill) for f in self.fields if f.prefill]
+        places: list[tuple[str, str]] = [
+            (f"fields.{f.key}.prefill", f.prefill) for f in self.fields if f.prefill
+        ]
         places += [(f"csv_columns.{n}.value", c.value) for n, c in enumerate(self.csv_columns)]
         places += [(f"layout.placements.{n}.value", p.value) for n, p in enumerate(self.layout.placements)]
         problems = []
@@ -285,7 +290,7 @@ class FormFile(SchemaModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2000)] = ""
     versions: Annotated[tuple[VersionSpec, ...], Field(min_length=1)]
-    assets: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")], Asset] = {}
+    assets: dict[Annotated[str, Field(pattern=ASSET_NAME_PATTERN)], Asset] = {}
 
     @model_validator(mode="after")
     def _complete(self) -> FormFile:

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +21,19 @@ from pydantic import ValidationError
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
 
-from .bindings import binding_parse, binding_value
-from .models import FieldDefinition, FormAsset, FormTemplate, FormVersion, PacketRender, RenderStatus, VersionStatus
-from .rendering import FormRenderError, flow_template_problems, render_form_html, render_packet
+from .bindings import BindingInvalid, binding_check, binding_parse, binding_value
+from .models import (
+    FieldDefinition,
+    FormAsset,
+    FormTemplate,
+    FormVersion,
+    PacketRender,
+    RenderStatus,
+    VersionStatus,
+)
+from .rendering import FormRenderError, layout_problems, render_form_html, render_packet
 from .schema import (
+    ASSET_NAME_PATTERN,
     FORM_FILE_FORMAT,
     FieldSpec,
     FormFile,
@@ -61,7 +71,13 @@ def _audit(actor: Any, template: FormTemplate, change: str, **detail: Any) -> No
 
 
 def field_definition_save(*, spec: FieldSpec, actor: Any) -> FieldDefinition:
-    """Create or change a dictionary entry. Versions already holding the field keep their copy."""
+    """Create or change a dictionary entry. Versions already holding the field keep their copy. Its prefill
+    must read the documented context (a dictionary field cannot refer to a form's own fields)."""
+    if spec.prefill:
+        try:
+            binding_check(spec.prefill, fields={})
+        except BindingInvalid as exc:
+            raise FormEditError(f"prefill: {exc}") from None
     data = spec.model_copy(update={"dictionary": True}).model_dump(mode="json", exclude_defaults=True)
     definition, created = FieldDefinition.objects.update_or_create(
         key=spec.key, defaults={"label": spec.label, "type": spec.type, "spec": data}
@@ -102,7 +118,9 @@ def _empty_layout(mode: str) -> dict[str, Any]:
     return {"mode": "flow", "body": "<h1>{{ fields.title|default('') }}</h1>\n", "css": ""}
 
 
-def form_template_create(*, code: str, name: str, description: str = "", mode: str, actor: Any) -> FormVersion:
+def form_template_create(
+    *, code: str, name: str, description: str = "", mode: str, actor: Any
+) -> FormVersion:
     """A new form with an empty draft version 1 in the given layout mode (``flow`` or ``overlay``)."""
     if FormTemplate.objects.filter(code=code).exists():
         raise FormEditError(f"様式コード {code} は既に使われています")
@@ -113,12 +131,16 @@ def form_template_create(*, code: str, name: str, description: str = "", mode: s
     return version
 
 
-def form_version_draft_create(*, template: FormTemplate, source: FormVersion | None, actor: Any) -> FormVersion:
+def form_version_draft_create(
+    *, template: FormTemplate, source: FormVersion | None, actor: Any
+) -> FormVersion:
     """A new draft numbered after the newest version, copying ``source`` (content and images) when given."""
     with transaction.atomic():
         FormTemplate.objects.select_for_update().get(pk=template.pk)
         number = (template.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-        content = source.content() if source is not None else {"layout": _empty_layout("flow")}
+        content: dict[str, Any] = (
+            source.content() if source is not None else {"layout": _empty_layout("flow")}
+        )
         version = FormVersion.objects.create(
             template=template,
             number=number,
@@ -129,9 +151,15 @@ def form_version_draft_create(*, template: FormTemplate, source: FormVersion | N
         )
         for asset in source.assets.all() if source is not None else []:
             FormAsset.objects.create(
-                version=version, name=asset.name, content_type=asset.content_type, sha256=asset.sha256, data=asset.data
+                version=version,
+                name=asset.name,
+                content_type=asset.content_type,
+                sha256=asset.sha256,
+                data=asset.data,
             )
-        _audit(actor, template, "draft created", version=number, copied_from=source.number if source else None)
+        _audit(
+            actor, template, "draft created", version=number, copied_from=source.number if source else None
+        )
     return version
 
 
@@ -144,13 +172,14 @@ def _editable(version: FormVersion) -> FormVersion:
 
 def form_version_update(*, version: FormVersion, content: Mapping[str, Any], actor: Any) -> FormVersion:
     """Replace a draft's content (fields, layout, CSV columns, signing, dates, note) after validating all of it."""
-    merged = {**version.content(), **content, "number": version.number, "status": VersionStatus.DRAFT}
-    try:
-        spec = version_spec_load(merged)
-    except ValueError as exc:
-        raise FormEditError(str(exc)) from None
     with transaction.atomic():
         locked = _editable(version)
+        # Merged into the stored content, not ``version``'s: a stale copy would undo another edit.
+        merged = {**locked.content(), **content, "number": locked.number, "status": VersionStatus.DRAFT}
+        try:
+            spec = version_spec_load(merged)
+        except ValueError as exc:
+            raise FormEditError(str(exc)) from None
         _apply(locked, spec)
         locked.save()
         _audit(actor, locked.template, "draft changed", version=locked.number, keys=sorted(content))
@@ -173,13 +202,21 @@ def form_version_field_add(*, version: FormVersion, key: str, actor: Any) -> For
     definition = FieldDefinition.objects.filter(key=key).first()
     if definition is None:
         raise FormEditError(f"項目辞書に {key} はありません")
-    if any(field["key"] == key for field in version.fields):
-        raise FormEditError(f"{key} は既にこの様式にあります")
-    return form_version_update(version=version, content={"fields": [*version.fields, definition.spec]}, actor=actor)
+    with transaction.atomic():
+        locked = _editable(version)
+        if any(field["key"] == key for field in locked.fields):
+            raise FormEditError(f"{key} は既にこの様式にあります")
+        fields = [*locked.fields, definition.spec]
+        return form_version_update(version=locked, content={"fields": fields}, actor=actor)
 
 
-def form_asset_put(*, version: FormVersion, name: str, content: bytes, content_type: str, actor: Any) -> FormAsset:
-    """Store (or replace) a background image of a draft; refuses anything but a readable PNG or JPEG."""
+def form_asset_put(
+    *, version: FormVersion, name: str, content: bytes, content_type: str, actor: Any
+) -> FormAsset:
+    """Store (or replace) a background image of a draft; refuses anything but a readable PNG or JPEG, and a name
+    the form file could not carry."""
+    if not re.fullmatch(ASSET_NAME_PATTERN, name):
+        raise FormEditError(f"{name!r}: an image name is letters, digits, '.', '_' and '-' (e.g. page1.png)")
     try:
         background_problem(content, content_type)
     except ValueError as exc:
@@ -189,9 +226,15 @@ def form_asset_put(*, version: FormVersion, name: str, content: bytes, content_t
         asset, _ = FormAsset.objects.update_or_create(
             version=locked,
             name=name,
-            defaults={"content_type": content_type, "sha256": hashlib.sha256(content).hexdigest(), "data": content},
+            defaults={
+                "content_type": content_type,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "data": content,
+            },
         )
-        _audit(actor, locked.template, "background stored", version=locked.number, name=name, bytes=len(content))
+        _audit(
+            actor, locked.template, "background stored", version=locked.number, name=name, bytes=len(content)
+        )
     return asset
 
 
@@ -205,10 +248,13 @@ def version_problems(version: FormVersion) -> list[str]:
     except ValidationError as exc:
         return schema_errors(exc)
     problems = []
-    if spec.layout.mode == "flow":
-        problems += [f"layout.body: {problem}" for problem in flow_template_problems(spec.layout.body)]
+    problems += layout_problems(spec.layout)
     stored = set(version.assets.values_list("name", flat=True))
-    problems += [f"layout.pages: background {name!r} is not uploaded" for name in spec.backgrounds() if name not in stored]
+    problems += [
+        f"layout.pages: background {name!r} is not uploaded"
+        for name in spec.backgrounds()
+        if name not in stored
+    ]
     if not problems:
         try:
             source = render_source(version=version)
@@ -220,11 +266,14 @@ def version_problems(version: FormVersion) -> list[str]:
 
 def form_version_publish(*, version: FormVersion, actor: Any) -> FormVersion:
     """Publish a draft after checking it (``version_problems``); from then on it never changes."""
-    problems = version_problems(version)
-    if problems:
-        raise FormEditError("\n".join(problems))
     with transaction.atomic():
         locked = _editable(version)
+        # The stored draft is checked, not ``version``: that is what becomes published.
+        problems = version_problems(locked)
+        if problems:
+            raise FormEditError("\n".join(problems))
+        # Images no page uses any more (replaced, or their page removed) are not published with the version.
+        locked.assets.exclude(name__in=locked.spec().backgrounds()).delete()
         locked.status = VersionStatus.PUBLISHED
         locked.published_at = timezone.now()
         locked.published_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -250,7 +299,10 @@ def _prefill_value(spec: FieldSpec, context: Mapping[str, Any]) -> Any:
     if spec.type == "person_list":
         rows = value if isinstance(value, list | tuple) else []
         return [
-            {column.key: _plain(row.get(column.key) if isinstance(row, Mapping) else None) for column in spec.columns}
+            {
+                column.key: _plain(row.get(column.key) if isinstance(row, Mapping) else None)
+                for column in spec.columns
+            }
             for row in rows[: spec.max_items]
         ]
     if spec.type == "checkbox":
@@ -268,12 +320,16 @@ def form_prefill(*, spec: VersionSpec, context: Mapping[str, Any]) -> dict[str, 
     """Each field's value from its prefill binding (empty when it has none): what the clerk and the resident
     start from."""
     return {
-        field.key: (_prefill_value(field, context) if field.prefill else ([] if field.type == "person_list" else ""))
+        field.key: (
+            _prefill_value(field, context) if field.prefill else ([] if field.type == "person_list" else "")
+        )
         for field in spec.fields
     }
 
 
-def form_fill(*, spec: VersionSpec, context: Mapping[str, Any], values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def form_fill(
+    *, spec: VersionSpec, context: Mapping[str, Any], values: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The render context of a form: ``context`` plus ``fields`` — the prefilled values, overridden by
     ``values`` (what the clerk or resident entered, already validated)."""
     return {**context, "fields": {**form_prefill(spec=spec, context=context), **(values or {})}}
@@ -303,8 +359,10 @@ def form_file_export(*, template: FormTemplate, numbers: Iterable[int] | None = 
         entries.append(version.content())
         for asset in version.assets.all():
             # Images of different versions share a name only when they are the same bytes.
-            name = asset.name if assets.get(asset.name, {}).get("sha256", asset.sha256) == asset.sha256 else (
-                f"v{version.number}-{asset.name}"
+            name = (
+                asset.name
+                if assets.get(asset.name, {}).get("sha256", asset.sha256) == asset.sha256
+                else (f"v{version.number}-{asset.name}")
             )
             if name != asset.name:
                 entries[-1] = _renamed_background(entries[-1], asset.name, name)
@@ -340,11 +398,19 @@ class FormImportResult:
 
 
 def _same(version: FormVersion, spec: VersionSpec, assets: Mapping[str, str]) -> bool:
-    stored = version.spec().model_dump(mode="json", exclude={"status"})
-    incoming = spec.model_dump(mode="json", exclude={"status"})
-    stored_assets = dict(version.assets.values_list("name", "sha256"))
-    wanted = {name: assets[name] for name in spec.backgrounds()}
-    return stored == incoming and stored_assets == wanted
+    """Whether ``version`` holds ``spec`` (``assets``: the file's image names → sha256). Backgrounds are compared
+    by their bytes, not their names: an export renames an image that another version holds under the same name
+    with other bytes, and an uploaded image no page uses is not part of the version."""
+    stored = _comparable(version.spec(), dict(version.assets.values_list("name", "sha256")))
+    return stored == _comparable(spec, assets)
+
+
+def _comparable(spec: VersionSpec, hashes: Mapping[str, str]) -> dict[str, Any]:
+    data = spec.model_dump(mode="json", exclude={"status"})
+    for page in data["layout"]["pages"]:
+        if page["background"]:
+            page["background"] = hashes.get(page["background"])
+    return data
 
 
 def form_file_parse(content: bytes, *, source: str) -> FormFile:
@@ -354,7 +420,9 @@ def form_file_parse(content: bytes, *, source: str) -> FormFile:
     except UnicodeDecodeError as exc:
         raise FormFileInvalid(f"{source}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise FormFileInvalid(f"{source}: not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        raise FormFileInvalid(
+            f"{source}: not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORM_FILE_FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise FormFileInvalid(f"{source}: format must be {FORM_FILE_FORMAT!r}, not {found!r}")
@@ -392,7 +460,11 @@ def form_file_import(*, content: bytes, source: str, actor: Any) -> FormImportRe
             for name in spec.backgrounds():
                 asset = form.assets[name]
                 FormAsset.objects.create(
-                    version=version, name=name, content_type=asset.content_type, sha256=asset.sha256, data=asset.content()
+                    version=version,
+                    name=name,
+                    content_type=asset.content_type,
+                    sha256=asset.sha256,
+                    data=asset.content(),
                 )
             if spec.status == VersionStatus.PUBLISHED:
                 problems = version_problems(version)
@@ -414,7 +486,6 @@ def form_starter_pack_load() -> list[FormImportResult]:
         form_file_import(content=path.read_bytes(), source=str(path), actor=None)
         for path in sorted(STARTER_DIR.glob("*.json"))
     ]
-
 
 
 # --- the render queue --------------------------------------------------------------------------------------
@@ -468,10 +539,15 @@ def packet_render_run(*, render_id: int) -> str:
         render = PacketRender.objects.select_for_update().filter(pk=render_id).first()
         if render is None or render.status != RenderStatus.QUEUED:
             return render.status if render is not None else "missing"
-        versions = FormVersion.objects.select_related("template").in_bulk([item["version"] for item in render.forms])
+        versions = FormVersion.objects.select_related("template").in_bulk(
+            [item["version"] for item in render.forms]
+        )
         try:
             packet = render_packet(
-                [(render_source(version=versions[item["version"]]), item["context"]) for item in render.forms],
+                [
+                    (render_source(version=versions[item["version"]]), item["context"])
+                    for item in render.forms
+                ],
                 reception_no=render.reception_no,
             )
         except (FormRenderError, KeyError) as exc:
@@ -486,12 +562,16 @@ def packet_render_run(*, render_id: int) -> str:
 
 def packet_renders_redispatch() -> int:
     """Send again every packet still queued after a minute; fail one sent MAX_RENDER_ATTEMPTS times."""
-    stale = PacketRender.objects.filter(status=RenderStatus.QUEUED, created_at__lt=timezone.now() - REDISPATCH_AFTER)
+    stale = PacketRender.objects.filter(
+        status=RenderStatus.QUEUED, created_at__lt=timezone.now() - REDISPATCH_AFTER
+    )
     count = 0
     for render in stale:
         if render.attempts >= MAX_RENDER_ATTEMPTS:
             PacketRender.objects.filter(pk=render.pk, status=RenderStatus.QUEUED).update(
-                status=RenderStatus.FAILED, message="render worker did not finish the packet", forms=[],
+                status=RenderStatus.FAILED,
+                message="render worker did not finish the packet",
+                forms=[],
                 finished_at=timezone.now(),
             )
         else:

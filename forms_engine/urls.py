@@ -25,7 +25,9 @@ urlpatterns = [
     path(version + "layout.json", views.version_layout_save, name="version_layout_save"),
     path(version + "pages/add", views.version_page_add, name="version_page_add"),
     path(version + "pages/<int:page>/remove", views.version_page_remove, name="version_page_remove"),
-    path(version + "pages/<int:page>/background", views.version_page_background, name="version_page_background"),
+    path(
+        version + "pages/<int:page>/background", views.version_page_background, name="version_page_background"
+    ),
     path(version + "assets/<str:name>", views.version_asset, name="version_asset"),
     path(version + "csv/", views.version_csv, name="version_csv"),
     path(version + "check/", views.version_check, name="version_check"),

@@ -55,9 +55,14 @@ def input_rules(spec: FieldSpec) -> dict[str, Any]:
 def _text_problem(value: str, spec: FieldSpec) -> str | None:
     limit = spec.max_length or DEFAULT_MAX_LENGTH.get(spec.type)
     if limit and len(value) > limit:
-        return _("%(limit)s文字以内で入力してください（%(count)s文字）") % {"limit": limit, "count": len(value)}
+        return _("%(limit)s文字以内で入力してください（%(count)s文字）") % {
+            "limit": limit,
+            "count": len(value),
+        }
     if value.startswith(FORMULA_PREFIXES):
-        return _("先頭の「%(char)s」は表計算ソフトで数式と扱われるため使えません") % {"char": value[:1].strip() or "空白"}
+        return _("先頭の「%(char)s」は表計算ソフトで数式と扱われるため使えません") % {
+            "char": value[:1].strip() or "空白"
+        }
     problems = mj_problems(value)
     if problems:
         first = problems[0]
@@ -162,7 +167,9 @@ def _clean_fields(
         if isinstance(raw, str) and spec.type not in ("mj_text", "address", "signature"):
             raw = raw.strip()
         if spec.type == "person_list":
-            value: Any = _clean_list(spec, raw if raw is not None else [], errors) if not _is_empty(raw) else []
+            value: Any = (
+                _clean_list(spec, raw if raw is not None else [], errors) if not _is_empty(raw) else []
+            )
             problem = None
         elif _is_empty(raw):
             value, problem = (False if spec.type == "checkbox" else ""), None
@@ -176,7 +183,9 @@ def _clean_fields(
     return cleaned
 
 
-def form_data_clean(specs: Sequence[FieldSpec], data: Mapping[str, Any]) -> tuple[dict[str, Any], FieldErrors]:
+def form_data_clean(
+    specs: Sequence[FieldSpec], data: Mapping[str, Any]
+) -> tuple[dict[str, Any], FieldErrors]:
     """The cleaned values of every field and the problems found, keyed by field (``idousha.0.kana`` for a
     column of a person list). No problems means the data may be printed and exported."""
     errors: FieldErrors = {}

@@ -70,7 +70,9 @@ def form_admin_required(view: View) -> View:
 
 
 def _version(code: str, number: int) -> FormVersion:
-    return get_object_or_404(FormVersion.objects.select_related("template"), template__code=code, number=number)
+    return get_object_or_404(
+        FormVersion.objects.select_related("template"), template__code=code, number=number
+    )
 
 
 def _problem_lines(exc: Exception) -> list[str]:
@@ -278,7 +280,8 @@ def _fields_context(version: FormVersion) -> dict[str, Any]:
             "field": field,
             "type_label": FIELD_TYPES.get(field.get("type", ""), field.get("type", "")),
             "edit_form": FieldEditForm(
-                initial={k: field.get(k) for k in ("label", "required", "prefill")}, auto_id=f"id_{field['key']}_%s"
+                initial={k: field.get(k) for k in ("label", "required", "prefill")},
+                auto_id=f"id_{field['key']}_%s",
             ),
             "first": number == 0,
             "last": number == len(version.fields) - 1,
@@ -304,7 +307,9 @@ def _asset_urls(version: FormVersion) -> dict[str, str]:
 def _designer_data(version: FormVersion) -> dict[str, Any]:
     return {
         "layout": version.layout,
-        "fields": [{"key": f["key"], "label": f.get("label", ""), "type": f.get("type", "")} for f in version.fields],
+        "fields": [
+            {"key": f["key"], "label": f.get("label", ""), "type": f.get("type", "")} for f in version.fields
+        ],
         "backgrounds": _asset_urls(version),
         "readonly": version.is_published,
         "saveUrl": reverse("forms_engine:version_layout_save", args=[version.template.code, version.number]),
@@ -327,10 +332,13 @@ def _layout_context(version: FormVersion) -> dict[str, Any]:
     layout = version.layout
     assets = set(version.assets.values_list("name", flat=True))
     pages = [
-        {"number": number, "background": page.get("background", ""), "missing": bool(page.get("background"))
-         and page.get("background") not in assets}
+        {
+            "number": number,
+            "background": page.get("background", ""),
+            "missing": bool(page.get("background")) and page.get("background") not in assets,
+        }
         for number, page in enumerate(layout.get("pages", []), start=1)
-    ]  # fmt: skip
+    ]
     return {
         "mode": layout.get("mode", "flow"),
         "flow_form": FlowLayoutForm(initial={"body": layout.get("body", ""), "css": layout.get("css", "")}),
@@ -378,7 +386,11 @@ def _render_tab(
         "tab": tab,
         "tab_label": labels[tab],
         "tabs": [
-            {"name": name, "label": labels[name], "url": reverse(url, args=[version.template.code, version.number])}
+            {
+                "name": name,
+                "label": labels[name],
+                "url": reverse(url, args=[version.template.code, version.number]),
+            }
             for name, url in TABS
         ],
         "errors": list(errors),
@@ -388,7 +400,9 @@ def _render_tab(
     return render(request, f"forms_engine/version_{tab}.html", context, status=status)
 
 
-def _refused(request: HttpRequest, version: FormVersion, tab: str, exc: Exception, **overrides: Any) -> HttpResponse:
+def _refused(
+    request: HttpRequest, version: FormVersion, tab: str, exc: Exception, **overrides: Any
+) -> HttpResponse:
     """The tab again with the service's problems, one per line; nothing changed."""
     status = 403 if version.is_published else 400
     return _render_tab(request, version, tab, status=status, errors=_problem_lines(exc), **overrides)
@@ -434,7 +448,9 @@ def version_fields(request: HttpRequest, code: str, number: int) -> HttpResponse
     return _render_tab(request, _version(code, number), "fields")
 
 
-def _update_fields(request: HttpRequest, version: FormVersion, fields: list[Any], message: str) -> HttpResponse:
+def _update_fields(
+    request: HttpRequest, version: FormVersion, fields: list[Any], message: str
+) -> HttpResponse:
     try:
         services.form_version_update(version=version, content={"fields": fields}, actor=request.user)
     except FormEditError as exc:
@@ -490,7 +506,13 @@ def version_field_edit(request: HttpRequest, code: str, number: int, key: str) -
     _field_of(version, key)
     form = FieldEditForm(request.POST)
     if not form.is_valid():
-        return _render_tab(request, version, "fields", status=400, errors=[_("%(key)s: 入力を確認してください") % {"key": key}])
+        return _render_tab(
+            request,
+            version,
+            "fields",
+            status=400,
+            errors=[_("%(key)s: 入力を確認してください") % {"key": key}],
+        )
     return _update_fields(
         request, version, form.fields_after(version.fields, key), _("%(key)s を保存しました。") % {"key": key}
     )
@@ -526,7 +548,9 @@ def version_layout(request: HttpRequest, code: str, number: int) -> HttpResponse
     return _render_tab(request, _version(code, number), "layout")
 
 
-def _update_layout(request: HttpRequest, version: FormVersion, layout: dict[str, Any], message: str) -> HttpResponse:
+def _update_layout(
+    request: HttpRequest, version: FormVersion, layout: dict[str, Any], message: str
+) -> HttpResponse:
     try:
         services.form_version_update(version=version, content={"layout": layout}, actor=request.user)
     except FormEditError as exc:
@@ -606,7 +630,11 @@ def version_page_background(request: HttpRequest, code: str, number: int, page: 
     _page_of(version, page)
     form = BackgroundForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _render_tab(request, version, "layout", status=400, errors=form.errors.get("image", []))
+        errors = [
+            _("%(page)sページ目: %(error)s") % {"page": page, "error": e}
+            for e in form.errors.get("image", [])
+        ]
+        return _render_tab(request, version, "layout", status=400, errors=errors)
     upload = form.cleaned_data["image"]
     content_type = upload.content_type or ""
     name = background_name(version.layout, page, content_type, version.assets.values_list("name", flat=True))
@@ -614,7 +642,11 @@ def version_page_background(request: HttpRequest, code: str, number: int, page: 
         # The image and the page that shows it are stored together or not at all.
         with transaction.atomic():
             services.form_asset_put(
-                version=version, name=name, content=upload.read(), content_type=content_type, actor=request.user
+                version=version,
+                name=name,
+                content=upload.read(),
+                content_type=content_type,
+                actor=request.user,
             )
             services.form_version_update(
                 version=version,
@@ -624,7 +656,10 @@ def version_page_background(request: HttpRequest, code: str, number: int, page: 
     except FormEditError as exc:
         return _refused(request, version, "layout", exc)
     return _saved(
-        request, version, "forms_engine:version_layout", _("%(page)sページ目の背景を保存しました。") % {"page": page}
+        request,
+        version,
+        "forms_engine:version_layout",
+        _("%(page)sページ目の背景を保存しました。") % {"page": page},
     )
 
 
@@ -661,7 +696,9 @@ def version_check(request: HttpRequest, code: str, number: int) -> HttpResponse:
     return _render_tab(request, _version(code, number), "check")
 
 
-def _preview_error(request: HttpRequest, version: FormVersion, errors: list[str], *, status: int) -> HttpResponse:
+def _preview_error(
+    request: HttpRequest, version: FormVersion, errors: list[str], *, status: int
+) -> HttpResponse:
     return render(
         request,
         "forms_engine/preview_error.html",
@@ -691,7 +728,10 @@ def version_preview(request: HttpRequest, code: str, number: int) -> HttpRespons
             )
         context = preview.load(ref=ref, actor=request.user)
         if context is None:
-            message = _("その%(ref)sの%(label)sはいません") % {"ref": preview.ref_label, "label": preview.label}
+            message = _("その%(ref)sの%(label)sはいません") % {
+                "ref": preview.ref_label,
+                "label": preview.label,
+            }
             return _preview_error(request, version, [message], status=404)
     else:
         context = selectors.form_sample_context()
@@ -718,7 +758,9 @@ def version_publish(request: HttpRequest, code: str, number: int) -> HttpRespons
     if refusal := _published(request, version, "check"):
         return refusal
     if not ConfirmForm(request.POST).is_valid():
-        return _render_tab(request, version, "check", status=400, errors=[_("公開するには確認にチェックを入れてください。")])
+        return _render_tab(
+            request, version, "check", status=400, errors=[_("公開するには確認にチェックを入れてください。")]
+        )
     try:
         services.form_version_publish(version=version, actor=request.user)
     except FormEditError as exc:
@@ -733,7 +775,9 @@ def version_delete(request: HttpRequest, code: str, number: int) -> HttpResponse
     if refusal := _published(request, version, "check"):
         return refusal
     if not ConfirmForm(request.POST).is_valid():
-        return _render_tab(request, version, "check", status=400, errors=[_("削除するには確認にチェックを入れてください。")])
+        return _render_tab(
+            request, version, "check", status=400, errors=[_("削除するには確認にチェックを入れてください。")]
+        )
     try:
         services.form_version_delete(version=version, actor=request.user)
     except FormEditError as exc:
@@ -761,9 +805,13 @@ def dictionary(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 errors = schema_errors(exc)
             else:
-                services.field_definition_save(spec=spec, actor=request.user)
-                messages.success(request, _("%(key)s を保存しました。") % {"key": spec.key})
-                return redirect(f"{reverse('forms_engine:dictionary')}?key={spec.key}")
+                try:
+                    services.field_definition_save(spec=spec, actor=request.user)
+                except services.FormEditError as exc:
+                    errors = [str(exc)]
+                else:
+                    messages.success(request, _("%(key)s を保存しました。") % {"key": spec.key})
+                    return redirect(f"{reverse('forms_engine:dictionary')}?key={spec.key}")
         status = 400
     else:
         form = FieldDefinitionForm(

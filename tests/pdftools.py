@@ -31,11 +31,26 @@ def pdf_qr_codes(path: Path, *, page: int, tmp: Path) -> list[str]:
     """The QR codes on ``page`` (1-based): ``pdftoppm`` makes an image, Debian's ``zbarimg`` reads it."""
     image = tmp / f"page-{page}"
     subprocess.run(
-        ["pdftoppm", "-r", "200", "-gray", "-png", "-singlefile", "-f", str(page), "-l", str(page), str(path), str(image)],
+        [
+            "pdftoppm",
+            "-r",
+            "200",
+            "-gray",
+            "-png",
+            "-singlefile",
+            "-f",
+            str(page),
+            "-l",
+            str(page),
+            str(path),
+            str(image),
+        ],
         check=True,
     )
     result = subprocess.run(
-        ["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", f"{image}.png"], capture_output=True, text=True
+        ["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", f"{image}.png"],
+        capture_output=True,
+        text=True,
     )
     return [line for line in result.stdout.splitlines() if line]
 
@@ -52,7 +67,9 @@ def pdf_words(path: Path) -> list[tuple[str, float, float, int]]:
     for line in out.splitlines():
         if "<page " in line:
             page += 1
-        match = re.search(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">(.*)</word>', line)
+        match = re.search(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">(.*)</word>', line
+        )
         if match:
             x, y = (float(match.group(n)) * 25.4 / 72 for n in (1, 2))
             words.append((html.unescape(match.group(3)), x, y, page))

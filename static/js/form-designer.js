@@ -155,6 +155,7 @@
     statusNode.textContent = text.unsaved;
   }
 
+  panel.addEventListener("submit", (event) => event.preventDefault());
   panel.addEventListener("input", (event) => {
     const input = event.target;
     if (!input.name || readonly) return;

@@ -26,7 +26,12 @@ FIELDS = {"todokede_bi": (), "shimei": (), "idousha": ("shimei", "kana", "birth_
 CONTEXT: dict[str, Any] = {
     "today": dt.date(2026, 4, 1),
     "city": {"name": "窓口市"},
-    "session": {"reception_no": "20260401-c1-0001", "event": "転入", "counter": "c1", "counter_name": "1番窓口"},
+    "session": {
+        "reception_no": "20260401-c1-0001",
+        "event": "転入",
+        "counter": "c1",
+        "counter_name": "1番窓口",
+    },
     "resident": {
         "shimei": f"{IVS_NAME}　花子",
         "kana": "かさい　はなこ",
@@ -166,7 +171,9 @@ class TestErrors:
         return message
 
     def test_unknown_root_names_the_allowed_roots(self) -> None:
-        message = self.check_error("settings.SECRET_KEY", "settings", "resident", "household", "fields", "today")
+        message = self.check_error(
+            "settings.SECRET_KEY", "settings", "resident", "household", "fields", "today"
+        )
         assert "SECRET_KEY" not in message.replace("'settings.SECRET_KEY'", "")
 
     def test_unknown_person_key(self) -> None:

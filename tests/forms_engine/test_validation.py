@@ -75,7 +75,9 @@ class TestTypes:
         assert "カタカナ" in refused(spec(type="kana"), "ｶｻｲ")
         assert "カタカナ" in refused(spec(type="kana"), "葛西")
 
-    @pytest.mark.parametrize("typed", ["R8.4.1", "令和8年4月1日", "2026-04-01", "5080401", "r8/4/1", "Ｒ８．４．１"])
+    @pytest.mark.parametrize(
+        "typed", ["R8.4.1", "令和8年4月1日", "2026-04-01", "5080401", "r8/4/1", "Ｒ８．４．１"]
+    )
     def test_date_as_clerks_type_it_is_stored_iso(self, typed: str) -> None:
         assert accepted(spec(type="date"), typed) == "2026-04-01"
 
@@ -144,12 +146,20 @@ class TestPersonList:
         assert set(errors) == {"idousha.1.shimei", "idousha.1.kana", "idousha.1.birth_date"}
         assert "数式" in errors["idousha.1.shimei"][0]
         assert "カタカナ" in errors["idousha.1.kana"][0]
-        assert "必須" in form_data_clean([IDOUSHA], {"idousha": [{"kana": "カサイ"}]})[1]["idousha.0.shimei"][0]
+        assert (
+            "必須" in form_data_clean([IDOUSHA], {"idousha": [{"kana": "カサイ"}]})[1]["idousha.0.shimei"][0]
+        )
 
     def test_blank_rows_are_dropped_without_errors(self) -> None:
         cleaned, errors = form_data_clean(
             [IDOUSHA],
-            {"idousha": [{"shimei": "葛西　花子"}, {"shimei": "", "kana": "", "birth_date": ""}, {"shimei": "　"}]},
+            {
+                "idousha": [
+                    {"shimei": "葛西　花子"},
+                    {"shimei": "", "kana": "", "birth_date": ""},
+                    {"shimei": "　"},
+                ]
+            },
         )
         assert errors == {}
         assert cleaned["idousha"] == [{"shimei": "葛西　花子", "kana": "", "birth_date": ""}]
@@ -267,7 +277,11 @@ class TestInputRules:
 
     def test_phone_and_postal_patterns_match_the_server(self) -> None:
         for type, good, bad in [
-            ("phone", ["087-839-2011", "0878392011"], ["+81878392011", "87-839-2011", "０８７８３９２０１１"]),
+            (
+                "phone",
+                ["087-839-2011", "0878392011"],
+                ["+81878392011", "87-839-2011", "０８７８３９２０１１"],
+            ),
             ("postal_code", ["760-8571", "7608571"], ["760857", "７６０８５７１"]),
         ]:
             field = spec(type=type)

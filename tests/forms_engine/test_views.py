@@ -3,6 +3,7 @@ the form file. Every change goes through the services, so every change leaves an
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from typing import Any
@@ -16,7 +17,7 @@ from PIL import Image
 from forms_engine.models import FieldDefinition, FormAsset, FormTemplate, FormVersion
 from madoguchi.accounts.models import User
 from madoguchi.audit.models import AuditAction, AuditEvent
-from tests.factories import PASSWORD, UserFactory, atena
+from tests.factories import UserFactory, atena
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def form_admin(db: None) -> User:
 @pytest.fixture
 def admin_client(form_admin: User) -> Client:
     client = Client()
-    assert client.login(username=form_admin.username, password=PASSWORD)
+    client.force_login(form_admin)
     return client
 
 
@@ -45,7 +46,9 @@ def url(name: str, *args: Any) -> str:
 
 def form_changes(code: str) -> list[str]:
     """The audited changes of form ``code``, oldest first."""
-    events = AuditEvent.objects.filter(action=AuditAction.ADMIN, target_type="form", target_ref=code).order_by("id")
+    events = AuditEvent.objects.filter(
+        action=AuditAction.ADMIN, target_type="form", target_ref=code
+    ).order_by("id")
     return [event.detail["change"] for event in events]
 
 
@@ -71,8 +74,15 @@ def test_only_form_admins_get_in(clerk_client: Client, starter_forms: None) -> N
         assert clerk_client.get(page).status_code == 403
     response = clerk_client.post(url("template_create"), {"code": "x", "name": "x", "mode": "flow"})
     assert response.status_code == 403
-    assert clerk_client.post(url("version_layout_save", "juminido", 1), "{}", "application/json").status_code == 403
+    assert (
+        clerk_client.post(url("version_layout_save", "juminido", 1), "{}", "application/json").status_code
+        == 403
+    )
     assert not FormTemplate.objects.filter(code="x").exists()
+    # Roles are groups and none implies another: a system admin needs the form_admin role too.
+    system_admin = Client()
+    system_admin.force_login(UserFactory.create(roles=["system_admin"]))
+    assert system_admin.get(url("index")).status_code == 403
 
 
 def test_the_list_shows_forms_and_versions(admin_client: Client, starter_forms: None) -> None:
@@ -100,7 +110,13 @@ def test_create_a_form_and_add_fields(admin_client: Client, form_admin: User, st
     assert response.status_code == 302
     response = admin_client.post(
         url("version_field_local", "inkan", 1),
-        {"key": "shinsei_riyu", "label": "申請の理由", "type": "choice", "required": "on", "choices": "新規\n 再登録 \n\n"},
+        {
+            "key": "shinsei_riyu",
+            "label": "申請の理由",
+            "type": "choice",
+            "required": "on",
+            "choices": "新規\n 再登録 \n\n",
+        },
     )
     assert response.status_code == 302, text(response)
     version.refresh_from_db()
@@ -120,7 +136,11 @@ def test_create_a_form_and_add_fields(admin_client: Client, form_admin: User, st
     version.refresh_from_db()
     assert [f["key"] for f in version.fields] == ["shinsei_riyu", "todokedenin_shimei"]
     edited = version.fields[1]
-    assert (edited["label"], edited["required"], edited["prefill"]) == ("申請者氏名", False, "household.0.shimei")
+    assert (edited["label"], edited["required"], edited["prefill"]) == (
+        "申請者氏名",
+        False,
+        "household.0.shimei",
+    )
     admin_client.post(url("version_field_remove", "inkan", 1, "shinsei_riyu"))
     version.refresh_from_db()
     assert [f["key"] for f in version.fields] == ["todokedenin_shimei"]
@@ -165,27 +185,41 @@ def test_basic_settings_and_csv_columns(admin_client: Client) -> None:
     )
     assert response.status_code == 302
     version.refresh_from_db()
-    assert (version.effective_from.isoformat(), version.signing, version.note) == ("2027-04-01", "tablet", "法改正")
+    assert (version.effective_from, version.signing, version.note) == (
+        dt.date(2027, 4, 1),
+        "tablet",
+        "法改正",
+    )
 
     csv = url("version_csv", "inkan", 1)
-    admin_client.post(csv, {"header": ["氏名", "受付番号"], "value": ["resident.shimei", "session.reception_no"]})
+    admin_client.post(
+        csv, {"header": ["氏名", "受付番号"], "value": ["resident.shimei", "session.reception_no"]}
+    )
     version.refresh_from_db()
     assert [c["header"] for c in version.csv_columns] == ["氏名", "受付番号"]
     admin_client.post(
         csv,
-        {"header": ["氏名", "受付番号", "届出日"], "value": ["resident.shimei", "session.reception_no", "today|iso"],
-         "action": "up:1"},
-    )  # fmt: skip
+        {
+            "header": ["氏名", "受付番号", "届出日"],
+            "value": ["resident.shimei", "session.reception_no", "today|iso"],
+            "action": "up:1",
+        },
+    )
     version.refresh_from_db()
     assert [c["header"] for c in version.csv_columns] == ["受付番号", "氏名", "届出日"]
     admin_client.post(
         csv,
-        {"header": ["受付番号", "氏名", "届出日", ""], "value": ["session.reception_no", "resident.shimei", "today", ""],
-         "action": "remove:1"},
-    )  # fmt: skip
+        {
+            "header": ["受付番号", "氏名", "届出日", ""],
+            "value": ["session.reception_no", "resident.shimei", "today", ""],
+            "action": "remove:1",
+        },
+    )
     version.refresh_from_db()
     assert [c["value"] for c in version.csv_columns] == ["session.reception_no", "today"]
-    response = admin_client.post(csv, {"header": ["受付番号", "x"], "value": ["session.reception_no", "session.nope"]})
+    response = admin_client.post(
+        csv, {"header": ["受付番号", "x"], "value": ["session.reception_no", "session.nope"]}
+    )
     assert response.status_code == 400 and "csv_columns.1.value" in text(response)
     version.refresh_from_db()
     assert len(version.csv_columns) == 2
@@ -197,7 +231,8 @@ def test_basic_settings_and_csv_columns(admin_client: Client) -> None:
 def overlay_with_background(client: Client, code: str = "kosekisho") -> FormVersion:
     create(client, code, mode="overlay")
     client.post(
-        url("version_field_local", code, 1), {"key": "birth", "label": "生年月日", "type": "date", "prefill": "resident.birth_date"}
+        url("version_field_local", code, 1),
+        {"key": "birth", "label": "生年月日", "type": "date", "prefill": "resident.birth_date"},
     )
     image = SimpleUploadedFile("スキャン.png", png(), content_type="image/png")
     response = client.post(url("version_page_background", code, 1, 1), {"image": image})
@@ -221,7 +256,9 @@ def test_background_upload_and_layout_save(admin_client: Client) -> None:
 
     layout = {
         **version.layout,
-        "placements": [{"value": "fields.birth|wareki", "x": 40, "y": 50.5, "width": 50, "height": 7, "font_size": 12}],
+        "placements": [
+            {"value": "fields.birth|wareki", "x": 40, "y": 50.5, "width": 50, "height": 7, "font_size": 12}
+        ],
         "qr": {"x": 180, "y": 10, "size": 20},
     }
     save = url("version_layout_save", "kosekisho", 1)
@@ -249,9 +286,14 @@ def test_background_upload_and_layout_save(admin_client: Client) -> None:
     version.refresh_from_db()
     assert version.layout["pages"] == [{"background": "page1.png"}]
     assert form_changes("kosekisho") == [
-        "created", "draft changed", "background stored", "draft changed", "draft changed", "draft changed",
+        "created",
         "draft changed",
-    ]  # fmt: skip
+        "background stored",
+        "draft changed",
+        "draft changed",
+        "draft changed",
+        "draft changed",
+    ]
 
 
 # --- checking, previewing, publishing ----------------------------------------------------------------------------
@@ -263,7 +305,9 @@ def test_preview_with_sample_data_and_with_a_resident(
     overlay_with_background(admin_client)
     layout = FormVersion.objects.get(template__code="kosekisho").layout
     layout = {**layout, "placements": [{"value": "resident.shimei", "x": 20, "y": 20}]}
-    admin_client.post(url("version_layout_save", "kosekisho", 1), json.dumps(layout), content_type="application/json")
+    admin_client.post(
+        url("version_layout_save", "kosekisho", 1), json.dumps(layout), content_type="application/json"
+    )
     preview = url("version_preview", "kosekisho", 1)
 
     sample = admin_client.get(preview)
@@ -283,7 +327,9 @@ def test_preview_with_sample_data_and_with_a_resident(
 
 def test_a_draft_that_does_not_check_shows_its_problems_instead_of_a_pdf(admin_client: Client) -> None:
     create(admin_client, "inkan")
-    response = admin_client.post(url("version_layout_flow", "inkan", 1), {"body": "<p>{{ secret.key }}</p>", "css": ""})
+    response = admin_client.post(
+        url("version_layout_flow", "inkan", 1), {"body": "<p>{{ secret.key }}</p>", "css": ""}
+    )
     assert response.status_code == 302
     check = text(admin_client.get(url("version_check", "inkan", 1)))
     assert "layout.body:" in check and "secret" in check and "問題はありません" not in check
@@ -331,7 +377,9 @@ def test_validate_publish_and_a_published_version_never_changes(admin_client: Cl
         assert response.status_code in (400, 403), address
         assert "公開済み" in text(response) or "published" in text(response), address
     response = admin_client.post(
-        url("version_layout_save", "kosekisho", 1), json.dumps(version.layout), content_type="application/json"
+        url("version_layout_save", "kosekisho", 1),
+        json.dumps(version.layout),
+        content_type="application/json",
     )
     assert response.status_code == 403 and "公開済み" in response.json()["errors"][0]
     version.refresh_from_db()
@@ -393,7 +441,9 @@ def test_export_and_import_round_trip(admin_client: Client) -> None:
 
 def test_a_malformed_file_shows_every_problem_and_changes_nothing(admin_client: Client) -> None:
     counts = FormTemplate.objects.count(), FormVersion.objects.count(), AuditEvent.objects.count()
-    upload = SimpleUploadedFile("broken.json", b'{"format": "madoguchi-form/2", ', content_type="application/json")
+    upload = SimpleUploadedFile(
+        "broken.json", b'{"format": "madoguchi-form/2", ', content_type="application/json"
+    )
     response = admin_client.post(url("template_import"), {"file": upload})
     assert response.status_code == 400 and "broken.json: not valid JSON" in text(response)
 
@@ -402,11 +452,16 @@ def test_a_malformed_file_shows_every_problem_and_changes_nothing(admin_client: 
         "code": "bad",
         "name": "壊れた様式",
         "versions": [
-            {"number": 1, "layout": {"mode": "flow", "body": "x"},
-             "fields": [{"key": "Upper", "label": "x", "type": "colour"}]}
+            {
+                "number": 1,
+                "layout": {"mode": "flow", "body": "x"},
+                "fields": [{"key": "Upper", "label": "x", "type": "colour"}],
+            }
         ],
-    }  # fmt: skip
-    upload = SimpleUploadedFile("bad.madoguchi-form.json", json.dumps(bad).encode(), content_type="application/json")
+    }
+    upload = SimpleUploadedFile(
+        "bad.madoguchi-form.json", json.dumps(bad).encode(), content_type="application/json"
+    )
     response = admin_client.post(url("template_import"), {"file": upload})
     assert response.status_code == 400
     page = text(response)
@@ -424,8 +479,15 @@ def test_the_field_dictionary(admin_client: Client, form_admin: User, starter_fo
     edit = text(admin_client.get(url("dictionary"), {"key": "todokedenin_shimei"}))
     assert "Name of the person notifying" in edit and "readonly" in edit
 
-    data = {"key": "kokuseki", "label": "国籍", "type": "mj_text", "max_length": "50", "prefill": "",
-            "label_en": "Nationality", "help_vi": "Quốc tịch"}  # fmt: skip
+    data = {
+        "key": "kokuseki",
+        "label": "国籍",
+        "type": "mj_text",
+        "max_length": "50",
+        "prefill": "",
+        "label_en": "Nationality",
+        "help_vi": "Quốc tịch",
+    }
     response = admin_client.post(url("dictionary"), data)
     assert response.status_code == 302
     spec = FieldDefinition.objects.get(key="kokuseki").field_spec()

@@ -8,7 +8,9 @@ from forms_engine.services import FormEditError, form_file_export
 
 
 class Command(BaseCommand):
-    help = "Export a form (all versions, or those given with --version) with its background images as one file."
+    help = (
+        "Export a form (all versions, or those given with --version) with its background images as one file."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("code")

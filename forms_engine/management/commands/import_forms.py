@@ -8,7 +8,9 @@ from forms_engine.services import FormFileInvalid, form_file_import
 
 
 class Command(BaseCommand):
-    help = "Import form files (madoguchi-form/2). A file with any problem is refused whole and changes nothing."
+    help = (
+        "Import form files (madoguchi-form/2). A file with any problem is refused whole and changes nothing."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("files", nargs="+", type=Path)
