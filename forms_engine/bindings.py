@@ -85,10 +85,11 @@ class Binding:
     text: str
     path: tuple[str, ...]
     filters: tuple[Filter, ...]
+    literal: str | None = None  # a quoted text instead of a path: a fixed starting value such as '1'
 
     @property
     def root(self) -> str:
-        return self.path[0]
+        return self.path[0] if self.path else ""
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -158,15 +159,60 @@ def filter_default(value: Any, fallback: str = "") -> Any:
     return fallback if value is None or value is False or value in ("", [], ()) else value
 
 
+def filter_postal(value: Any) -> str:
+    """A 7-digit 郵便番号 written with its hyphen: ``7600001`` → ``760-0001``; anything else unchanged."""
+    text = _text(value)
+    return f"{text[:3]}-{text[3:]}" if len(text) == 7 and text.isascii() and text.isdigit() else text
+
+
+def filter_count(value: Any) -> int:
+    """How many items a list has (0 for anything else)."""
+    return len(value) if isinstance(value, list | tuple) else 0
+
+
+def filter_eq(value: Any, other: Any = "") -> bool:
+    """True when the value reads as ``other``: ticks one box of several for a choice on an overlay form."""
+    return _text(value) == _text(other)
+
+
+def _people_aged(value: Any, keep: Callable[[int], bool], on: Any) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        return []
+    kept = []
+    for person in value:
+        age = filter_age(person.get("birth_date") if isinstance(person, Mapping) else None, on)
+        if isinstance(age, int) and keep(age):
+            kept.append(person)
+    return kept
+
+
+def filter_age_under(value: Any, years: int = 15, on: Any = None) -> list[Any]:
+    """The people of a list younger than ``years`` on ``on`` (the context's today), e.g. the children for
+    児童手当: ``household|age_under(15)``."""
+    return _people_aged(value, lambda age: age < int(years), on)
+
+
+def filter_age_at_least(value: Any, years: int = 65, on: Any = None) -> list[Any]:
+    """The people of a list aged ``years`` or more, e.g. ``household|age_at_least(75)`` for 後期高齢者医療."""
+    return _people_aged(value, lambda age: age >= int(years), on)
+
+
 # Filter name → (function, maximum number of arguments). Bindings use the same functions as flow templates.
 FILTERS: dict[str, tuple[Callable[..., Any], int]] = {
     "wareki": (filter_wareki, 0),
     "age": (filter_age, 1),
+    "age_under": (filter_age_under, 2),
+    "age_at_least": (filter_age_at_least, 2),
     "join": (filter_join, 2),
     "katakana": (filter_katakana, 0),
     "iso": (filter_iso, 0),
+    "postal": (filter_postal, 0),
+    "count": (filter_count, 0),
+    "eq": (filter_eq, 1),
     "default": (filter_default, 1),
 }
+# Filters whose last argument is the day ages are counted on; a binding gets the context's today.
+AGE_FILTERS = frozenset({"age", "age_under", "age_at_least"})
 
 
 def _split_outside_quotes(text: str, separator: str) -> list[str]:
@@ -204,7 +250,8 @@ def binding_parse(text: str) -> Binding:
     """Parse ``text``; BindingInvalid names the problem. Does not check the path against the context."""
     path_text, *filter_texts = _split_outside_quotes(text.strip(), "|")
     path_text = path_text.strip()
-    if not _PATH.fullmatch(path_text):
+    literal = _ARG.fullmatch(path_text) if path_text[:1] in ("'", '"') else None
+    if literal is None and not _PATH.fullmatch(path_text):
         raise BindingInvalid(f"{text!r}: {path_text!r} is not a dotted path such as resident.shimei")
     filters = []
     for piece in filter_texts:
@@ -218,6 +265,9 @@ def binding_parse(text: str) -> Binding:
         if len(args) > FILTERS[name][1]:
             raise BindingInvalid(f"{text!r}: filter {name} takes at most {FILTERS[name][1]} argument(s)")
         filters.append(Filter(name, args))
+    if literal is not None:
+        text_value = literal.group(1) if literal.group(1) is not None else literal.group(2)
+        return Binding(text=text, path=(), filters=tuple(filters), literal=text_value)
     return Binding(text=text, path=tuple(path_text.split(".")), filters=tuple(filters))
 
 
@@ -234,6 +284,8 @@ def binding_check(text: str, *, fields: Mapping[str, Collection[str]]) -> Bindin
     """Parse ``text`` and check its path against the documented context. ``fields`` maps each field key of the
     version to its column keys (empty for plain fields), for ``fields.…`` paths."""
     binding = binding_parse(text)
+    if binding.literal is not None:
+        return binding
     root, rest = binding.root, binding.path[1:]
     shape = CONTEXT_SCHEMA.get(root, "unknown")
     if shape == "unknown":
@@ -286,16 +338,16 @@ def _step(value: Any, segment: str) -> Any:
 
 def binding_value(binding: Binding, context: Mapping[str, Any]) -> Any:
     """The value ``binding`` reads from ``context`` (plain dicts and lists), filters applied; None when absent."""
-    value: Any = context
+    value: Any = binding.literal if binding.literal is not None else context
     for segment in binding.path:
         value = _step(value, segment)
         if value is None:
             break
     for item in binding.filters:
-        function, _ = FILTERS[item.name]
+        function, most = FILTERS[item.name]
         args: tuple[Any, ...] = item.args
-        if item.name == "age" and not args:
-            args = (context.get("today"),)
+        if item.name in AGE_FILTERS and len(args) < most:
+            args = (*args, context.get("today"))  # ages are counted on the context's today
         value = function(value, *args)
     return value
 

@@ -278,3 +278,25 @@ class TestText:
         assert shown.encode("utf-8") == "葛\U000e0102西　花子".encode()
         assert "\U000e0102" in text("fields.idousha.0.shimei")
         assert text("resident.katagaki|default('﨑山ハイツ')") == "\ufa11山ハイツ"
+
+
+def test_postal_count_eq_and_literal_bindings() -> None:
+    context = {"resident": {"postal_code": "7600001", "sex": "女"}, "household": [{}, {}, {}]}
+    assert binding_text(binding_check("resident.postal_code|postal", fields={}), context) == "760-0001"
+    assert binding_value(binding_check("household|count", fields={}), context) == 3
+    assert binding_value(binding_check("resident.sex|eq('女')", fields={}), context) is True
+    assert binding_value(binding_check("resident.sex|eq('男')", fields={}), context) is False
+    assert binding_value(binding_check("'世帯全員'", fields={}), context) == "世帯全員"
+    assert binding_value(binding_check("'1'", fields={}), {}) == "1"
+
+
+def test_age_filters_count_on_the_context_today() -> None:
+    household = [{"shimei": "子", "birth_date": "2011-11-22"}, {"shimei": "祖母", "birth_date": "1951-11-21"}]
+    context = {"today": dt.date(2026, 11, 21), "household": household}
+    under = binding_check("household|age_under(15)|join('、', 'shimei')", fields={})
+    assert binding_value(under, context) == "子"  # 14 until tomorrow
+    assert binding_value(under, {**context, "today": dt.date(2026, 11, 22)}) == ""
+    assert (
+        binding_value(binding_check("household|age_at_least(75)|join('、', 'shimei')", fields={}), context)
+        == "祖母"
+    )

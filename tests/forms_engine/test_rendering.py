@@ -176,7 +176,7 @@ def test_the_signature_image_is_placed_where_the_form_says(tmp_path) -> None:
         ["pdftoppm", "-r", "50.8", "-gray", "-png", "-singlefile", str(path), str(tmp_path / "p")], check=True
     )
     page = Image.open(tmp_path / "p.png").convert("L")  # 50.8 dpi: 2 pixels per millimetre
-    grey: list[int] = list(page.getdata())
+    grey = page.tobytes()  # one byte per pixel in mode L
     dark = [(n % page.width / 2, n // page.width / 2) for n, value in enumerate(grey) if value < 128]
     assert dark, "the signature is not on the page"
     xs, ys = [x for x, _ in dark], [y for _, y in dark]
