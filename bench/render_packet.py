@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
 
-    var = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
+    scratch = tempfile.TemporaryDirectory(prefix="madoguchi-bench-")
+    var = Path(scratch.name)
     os.environ.update(
         DJANGO_SETTINGS_MODULE="madoguchi.settings",
         MADOGUCHI_VAR_DIR=str(var),
@@ -104,6 +105,7 @@ def main() -> None:
         print(f"  {label:32} p50 {p50 * 1000:7.0f} ms  p95 {p95 * 1000:7.0f} ms  {pages / p50:5.1f} pages/s")
     ratio = statistics.median(timings["ours"]) / statistics.median(timings["bare"])
     print(f"  overhead: {ratio:.2f}x bare WeasyPrint (p50 / p50)")
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -156,7 +156,9 @@ def filter_iso(value: Any) -> str:
 
 def filter_default(value: Any, fallback: str = "") -> Any:
     # ``value in (…, False)`` would also replace 0 (0 == False), e.g. the age of a baby.
-    return fallback if value is None or value is False or value in ("", [], ()) else value
+    # A template's undefined value is falsy without being None; a number is never "missing".
+    missing = value is None or value is False or (not value and not isinstance(value, int | float))
+    return fallback if missing else value
 
 
 def filter_postal(value: Any) -> str:

@@ -12,10 +12,8 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from .bindings import BindingInvalid, binding_check, binding_parse
-from .schema import FIELD_TYPES, SIGNING_MODES, TRANSLATION_LANGUAGES
+from .schema import FIELD_TYPES, RESERVED_CODES, SIGNING_MODES, TRANSLATION_LANGUAGES
 
-# Paths under /forms/ that a form code would shadow.
-RESERVED_CODES = frozenset({"create", "import", "dictionary"})
 MAX_FORM_FILE_BYTES = 64 * 1024 * 1024
 LAYOUT_MODES = {"flow": _("流し込み（HTML）"), "overlay": _("重ね合わせ（スキャンした様式に配置）")}
 # Each language's name in that language; only やさしい日本語 is Japanese UI text.

@@ -9,16 +9,18 @@ An MJ font comes first in every font stack, or WeasyPrint drops Moji_Joho variat
 from __future__ import annotations
 
 import base64
+import functools
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import jinja2
 from django.conf import settings
 
-from .bindings import CONTEXT_ROOTS, FILTERS, binding_parse, binding_text, binding_value
+from .bindings import AGE_FILTERS, CONTEXT_ROOTS, FILTERS, binding_parse, binding_text, binding_value
 from .sandbox import TemplateSandboxError, sandbox_environment, sandbox_render, template_problems
 from .schema import Layout, Placement, VersionSpec
 
@@ -27,7 +29,22 @@ class FormRenderError(Exception):
     """A form could not be rendered (syntax error, forbidden access, a budget exceeded); names the form."""
 
 
-_FILTERS = {name: function for name, (function, _) in FILTERS.items()}
+def _on_context_today(function: Callable[..., Any], most: int) -> Callable[..., Any]:
+    """An age filter for templates: like a binding, it counts on the context's ``today`` unless told a day."""
+
+    @jinja2.pass_context
+    def counted(context: Any, value: Any, /, *args: Any) -> Any:
+        if len(args) < most:
+            args = (*args, context.get("today"))
+        return function(value, *args)
+
+    return counted
+
+
+_FILTERS = {
+    name: _on_context_today(function, most) if name in AGE_FILTERS else function
+    for name, (function, most) in FILTERS.items()
+}
 _ENV = sandbox_environment(autoescape=True, filters=_FILTERS)
 
 
@@ -215,6 +232,7 @@ def css_problems(css: str) -> list[str]:
     return problems
 
 
+@functools.lru_cache(maxsize=256)
 def css_scoped(css: str, code: str) -> str:
     """A form's CSS confined to its own section, so forms in one packet cannot restyle each other: every selector
     is prefixed with ``.form-<code>`` (``html``/``body`` become the section itself); at-rules are dropped."""

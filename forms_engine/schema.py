@@ -20,6 +20,8 @@ from .bindings import BindingInvalid, binding_check
 
 FORM_FILE_FORMAT = "madoguchi-form/2"
 ASSET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+# Form codes the form-admin pages use as path segments (/forms/create, /forms/import, /forms/dictionary/).
+RESERVED_CODES = frozenset({"create", "import", "dictionary"})
 
 FIELD_TYPES: dict[str, str] = {
     "mj_text": "文字（MJ+）",
@@ -289,11 +291,22 @@ class FormFile(SchemaModel):
     code: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2000)] = ""
-    versions: Annotated[tuple[VersionSpec, ...], Field(min_length=1)]
+
+    @field_validator("code")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_CODES:
+            raise ValueError(f"{value!r} is a reserved word of the forms pages; choose another code")
+        return value
+
+    # At least one, checked below: a length rule here would also fire for every version that has errors.
+    versions: tuple[VersionSpec, ...]
     assets: dict[Annotated[str, Field(pattern=ASSET_NAME_PATTERN)], Asset] = {}
 
     @model_validator(mode="after")
     def _complete(self) -> FormFile:
+        if not self.versions:
+            raise ValueError("the file holds no version")
         numbers = [version.number for version in self.versions]
         if len(set(numbers)) != len(numbers):
             raise ValueError("two versions have the same number")

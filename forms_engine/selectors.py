@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from django.conf import settings
@@ -35,7 +36,21 @@ def field_definitions_all() -> QuerySet[FieldDefinition]:
 
 
 def render_source(*, version: FormVersion) -> RenderSource:
-    """What the renderer needs of ``version``: its validated content and its background images."""
+    """What the renderer needs of ``version``: its validated content and its background images. A published
+    version never changes, so what is read for it once is kept for the life of the process."""
+    if version.is_published and version.published_at is not None:
+        return _published_source(version.pk, version.published_at)
+    return _source(version)
+
+
+@functools.lru_cache(maxsize=256)
+def _published_source(pk: int, published_at: dt.datetime) -> RenderSource:
+    # Keyed by the publishing time too: a row id alone can be reused after a rollback (tests, SQLite).
+    version = FormVersion.objects.select_related("template").get(pk=pk, published_at=published_at)
+    return _source(version)
+
+
+def _source(version: FormVersion) -> RenderSource:
     assets = list(version.assets.all())
     return RenderSource(
         code=version.template.code,

@@ -35,6 +35,7 @@ from .rendering import FormRenderError, layout_problems, render_form_html, rende
 from .schema import (
     ASSET_NAME_PATTERN,
     FORM_FILE_FORMAT,
+    RESERVED_CODES,
     FieldSpec,
     FormFile,
     VersionSpec,
@@ -122,6 +123,8 @@ def form_template_create(
     *, code: str, name: str, description: str = "", mode: str, actor: Any
 ) -> FormVersion:
     """A new form with an empty draft version 1 in the given layout mode (``flow`` or ``overlay``)."""
+    if code in RESERVED_CODES:
+        raise FormEditError(f"様式コード {code} は使えません（画面のURLと重なります）")
     if FormTemplate.objects.filter(code=code).exists():
         raise FormEditError(f"様式コード {code} は既に使われています")
     with transaction.atomic():
@@ -451,6 +454,11 @@ def form_file_import(*, content: bytes, source: str, actor: Any) -> FormImportRe
                     raise FormFileInvalid(
                         f"{source}: version {spec.number} of {form.code} already exists with different content; "
                         "a version never changes once loaded — give the new one another number"
+                    )
+                if spec.status == VersionStatus.PUBLISHED and not current.is_published:
+                    raise FormFileInvalid(
+                        f"{source}: version {spec.number} of {form.code} is a draft here and published in the "
+                        "file; publish it in 様式管理 after checking it, or give the file's version another number"
                     )
                 unchanged.append(spec.number)
                 continue

@@ -14,7 +14,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("code")
-        parser.add_argument("--version", type=int, action="append", dest="numbers")
+        # Not --version: Django's commands answer that with their own version.
+        parser.add_argument("--number", type=int, action="append", dest="numbers", help="版 (repeatable)")
         parser.add_argument("--out", type=Path, required=True)
 
     def handle(self, *args: Any, code: str, numbers: list[int] | None, out: Path, **options: Any) -> None:
