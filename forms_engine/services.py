@@ -569,7 +569,14 @@ def packet_render_run(*, render_id: int) -> str:
 
 
 def packet_renders_redispatch() -> int:
-    """Send again every packet still queued after a minute; fail one sent MAX_RENDER_ATTEMPTS times."""
+    """Send again every packet still queued after a minute; fail one sent MAX_RENDER_ATTEMPTS times. Finished
+    packets (their PDFs hold personal data) are deleted after MADOGUCHI_PRINT_RETENTION_HOURS, like print jobs."""
+    from django.conf import settings
+
+    retention = dt.timedelta(hours=settings.MADOGUCHI_PRINT_RETENTION_HOURS)
+    PacketRender.objects.exclude(status=RenderStatus.QUEUED).filter(
+        finished_at__lt=timezone.now() - retention
+    ).delete()
     stale = PacketRender.objects.filter(
         status=RenderStatus.QUEUED, created_at__lt=timezone.now() - REDISPATCH_AFTER
     )

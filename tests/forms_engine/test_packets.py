@@ -137,3 +137,14 @@ def test_packets_the_broker_never_delivered_are_sent_again_then_failed(starter_f
     packet_renders_redispatch()
     render.refresh_from_db()
     assert render.status == RenderStatus.FAILED and render.forms == []
+
+
+def test_finished_packets_are_deleted_after_the_retention_time(starter_forms, settings) -> None:
+    render = _packet()
+    packet_render_run(render_id=render.pk)
+    settings.MADOGUCHI_PRINT_RETENTION_HOURS = 24
+    packet_renders_redispatch()
+    assert PacketRender.objects.filter(pk=render.pk).exists()
+    PacketRender.objects.filter(pk=render.pk).update(finished_at=render.created_at - dt.timedelta(hours=25))
+    packet_renders_redispatch()
+    assert not PacketRender.objects.filter(pk=render.pk).exists()
