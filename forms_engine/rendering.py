@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,24 +81,25 @@ def font_stack_css() -> str:
 
 
 QR_SIZE_MM = 18
+_QR_PIXELS_PER_MODULE = 8
 
 
-def qr_data_uri(text: str, *, size_mm: float = QR_SIZE_MM) -> str:
-    """A QR code of ``text`` (the reception number) as an SVG data URI ``size_mm`` wide, with its quiet zone;
-    error correction M. The size is set on a viewBox of whole modules: WeasyPrint draws a scaled path badly."""
-    from urllib.parse import quote
-
+def qr_data_uri(text: str) -> str:
+    """A QR code of ``text`` (the reception number) as a PNG data URI, 8 pixels a module with its quiet zone,
+    error correction M. A bitmap is decoded once per packet; an SVG path would be drawn again on every page."""
     import segno
 
-    code = segno.make_qr(text, error="m")
-    modules = code.symbol_size(scale=1, border=4)[0]
-    svg = code.svg_inline(scale=1, border=4).replace(
-        f'<svg width="{modules}" height="{modules}"',
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size_mm}mm" height="{size_mm}mm" '
-        f'viewBox="0 0 {modules} {modules}"',
-        1,
-    )
-    return "data:image/svg+xml;charset=utf-8," + quote(svg)
+    uri: str = segno.make_qr(text, error="m").png_data_uri(scale=_QR_PIXELS_PER_MODULE, border=4)
+    return uri
+
+
+def _qr_resolution(text: str) -> float:
+    """The dpi at which the QR bitmap of ``text`` is QR_SIZE_MM wide (for the margin box, which sizes an image
+    by its resolution)."""
+    import segno
+
+    pixels = segno.make_qr(text, error="m").symbol_size(scale=_QR_PIXELS_PER_MODULE, border=4)[0]
+    return round(pixels / (QR_SIZE_MM / 25.4), 1)
 
 
 def flow_template_problems(body: str) -> list[str]:
@@ -147,8 +150,9 @@ def _overlay_html(source: RenderSource, context: Mapping[str, Any], qr: str) -> 
     layout: Layout = source.spec.layout
     pages = []
     for number, page in enumerate(layout.pages, start=1):
+        # An <img>, not a CSS background: WeasyPrint's CSS tokenizer would re-read the whole data URI each time.
         background = (
-            f' style="background-image:url({source.background_uri(page.background)})"'
+            f'<img class="background" src="{source.background_uri(page.background)}" alt="">'
             if page.background
             else ""
         )
@@ -160,7 +164,7 @@ def _overlay_html(source: RenderSource, context: Mapping[str, Any], qr: str) -> 
             if qr
             else ""
         )
-        pages.append(f'<div class="overlay-page"{background}>{placed}{qr_img}</div>')
+        pages.append(f'<div class="overlay-page">{background}{placed}{qr_img}</div>')
     return f'<section class="form overlay form-{source.code}">{"".join(pages)}</section>'
 
 
@@ -179,8 +183,8 @@ _BASE_CSS = """
 body { margin: 0; }
 .form.flow + .form, .form + .form.flow { break-before: page; }
 .form.overlay { page: overlay; }
-.overlay-page { position: relative; width: 210mm; height: 297mm; overflow: hidden;
-  background-size: 210mm 297mm; background-repeat: no-repeat; break-after: page; }
+.overlay-page { position: relative; width: 210mm; height: 297mm; overflow: hidden; break-after: page; }
+.overlay-page .background { position: absolute; left: 0; top: 0; width: 210mm; height: 297mm; }
 .form.overlay:last-child .overlay-page:last-child { break-after: auto; }
 .overlay-page .placed { position: absolute; line-height: 1.15; white-space: pre-wrap; overflow: visible; }
 .overlay-page .placed.image { object-fit: contain; }
@@ -269,7 +273,12 @@ def render_packet_html(
         if source.spec.layout.css
     )
     bodies = "".join(render_form_html(source, context, qr=qr) for source, context in forms)
-    margin_qr = f'@page {{ @bottom-right {{ content: url("{qr}"); vertical-align: bottom; }} }}' if qr else ""
+    margin_qr = (
+        f'@page {{ @bottom-right {{ content: url("{qr}"); image-resolution: {_qr_resolution(reception_no)}dpi;'
+        " vertical-align: bottom; } }"
+        if qr
+        else ""
+    )
     return (
         '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
         f"<style>{font_stack_css()}{_BASE_CSS}{margin_qr}</style>{styles}</head><body>{bodies}</body></html>"
@@ -301,6 +310,24 @@ def sandboxed_fetcher() -> Any:
     return SandboxedFetcher(allowed_protocols=("data", "file"), allow_redirects=False, timeout=5)
 
 
+class _ImageCache(OrderedDict[str, Any]):
+    """WeasyPrint's image cache, shared by renders and bounded: backgrounds of published forms are decoded once
+    per process, and a reception's QR code does not stay for ever."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._size, self._lock = size, threading.Lock()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        with self._lock:
+            super().__setitem__(key, value)
+            while len(self) > self._size:
+                self.popitem(last=False)
+
+
+_IMAGE_CACHE = _ImageCache(64)
+
+
 @dataclass(frozen=True)
 class RenderedPacket:
     pdf: bytes
@@ -311,7 +338,7 @@ def html_to_pdf(document: str) -> RenderedPacket:
     """The PDF of a rendered packet document, loading only what the sandboxed fetcher allows."""
     from weasyprint import HTML
 
-    laid_out = HTML(string=document, url_fetcher=sandboxed_fetcher()).render()
+    laid_out = HTML(string=document, url_fetcher=sandboxed_fetcher()).render(cache=_IMAGE_CACHE)
     pdf: bytes = laid_out.write_pdf()
     return RenderedPacket(pdf=pdf, pages=len(laid_out.pages))
 
