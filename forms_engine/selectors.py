@@ -68,10 +68,8 @@ def _sample_person(**values: Any) -> dict[str, Any]:
         "setai_no": "9000000015",
         "shi": "葛\U000e0102西",
         "mei": "花子",
-        "shimei": "葛\U000e0102西　花子",
         "shi_kana": "カサイ",
         "mei_kana": "ハナコ",
-        "kana": "カサイ　ハナコ",
         "eiji_shimei": "",
         "birth_date": dt.date(1980, 1, 1),
         "sex": "女",
@@ -85,7 +83,10 @@ def _sample_person(**values: Any) -> dict[str, Any]:
         "previous_address": "東京都千代田区霞が関二丁目1番2号",
         "foreign": False,
     }
-    return person | values
+    person |= values
+    person["shimei"] = f"{person['shi']}　{person['mei']}"
+    person["kana"] = f"{person['shi_kana']}　{person['mei_kana']}"
+    return person
 
 
 def form_sample_context(*, today: dt.date | None = None) -> dict[str, Any]:
@@ -97,9 +98,7 @@ def form_sample_context(*, today: dt.date | None = None) -> dict[str, Any]:
         _sample_person(
             atena_no="0000000027",
             mei="太郎",
-            shimei="葛\U000e0102西　太郎",
             mei_kana="タロウ",
-            kana="カサイ　タロウ",
             birth_date=dt.date(1978, 6, 15),
             sex="男",
             zokugara="夫",
@@ -107,9 +106,7 @@ def form_sample_context(*, today: dt.date | None = None) -> dict[str, Any]:
         _sample_person(
             atena_no="0000000035",
             mei="𠮷子",
-            shimei="葛\U000e0102西　𠮷子",
             mei_kana="ヨシコ",
-            kana="カサイ　ヨシコ",
             birth_date=dt.date(2016, 4, 2),
             sex="女",
             zokugara="子",
@@ -117,9 +114,7 @@ def form_sample_context(*, today: dt.date | None = None) -> dict[str, Any]:
         _sample_person(
             atena_no="0000000043",
             mei="辻\U000e0102枝",
-            shimei="葛\U000e0102西　辻\U000e0102枝",
             mei_kana="ツジエ",
-            kana="カサイ　ツジエ",
             birth_date=dt.date(1945, 2, 11),
             sex="女",
             zokugara="母",

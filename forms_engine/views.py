@@ -448,14 +448,20 @@ def version_fields(request: HttpRequest, code: str, number: int) -> HttpResponse
     return _render_tab(request, _version(code, number), "fields")
 
 
+def _update(request: HttpRequest, version: FormVersion, tab: str, value: Any, message: str) -> HttpResponse:
+    """Replace one part of a draft (``fields`` or ``layout``, which are also the tabs' names) through the service;
+    the tab shows the service's refusal, or the saved message."""
+    try:
+        services.form_version_update(version=version, content={tab: value}, actor=request.user)
+    except FormEditError as exc:
+        return _refused(request, version, tab, exc)
+    return _saved(request, version, f"forms_engine:version_{tab}", message)
+
+
 def _update_fields(
     request: HttpRequest, version: FormVersion, fields: list[Any], message: str
 ) -> HttpResponse:
-    try:
-        services.form_version_update(version=version, content={"fields": fields}, actor=request.user)
-    except FormEditError as exc:
-        return _refused(request, version, "fields", exc)
-    return _saved(request, version, "forms_engine:version_fields", message)
+    return _update(request, version, "fields", fields, message)
 
 
 @require_POST
@@ -551,11 +557,7 @@ def version_layout(request: HttpRequest, code: str, number: int) -> HttpResponse
 def _update_layout(
     request: HttpRequest, version: FormVersion, layout: dict[str, Any], message: str
 ) -> HttpResponse:
-    try:
-        services.form_version_update(version=version, content={"layout": layout}, actor=request.user)
-    except FormEditError as exc:
-        return _refused(request, version, "layout", exc)
-    return _saved(request, version, "forms_engine:version_layout", message)
+    return _update(request, version, "layout", layout, message)
 
 
 @require_POST
