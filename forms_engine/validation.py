@@ -151,11 +151,20 @@ def _clean_list(spec: FieldSpec, raw: Any, errors: FieldErrors) -> list[dict[str
         errors.setdefault(spec.key, []).append(_("%(max)s人までです") % {"max": spec.max_items})
     rows = []
     for number, row in enumerate(raw[: spec.max_items]):
+        prefix = f"{spec.key}.{number}."
+        _refuse_unknown(row, spec.columns, prefix=prefix, errors=errors)
         # A blank row (the form's spare row) is dropped, not checked: its required columns are no error.
         if all(_is_blank(row.get(column.key)) for column in spec.columns):
             continue
-        rows.append(_clean_fields(spec.columns, row, prefix=f"{spec.key}.{number}.", errors=errors))
+        rows.append(_clean_fields(spec.columns, row, prefix=prefix, errors=errors))
     return rows
+
+
+def _refuse_unknown(
+    data: Mapping[str, Any], specs: Sequence[FieldSpec], *, prefix: str, errors: FieldErrors
+) -> None:
+    for key in sorted(set(data) - {spec.key for spec in specs}):
+        errors.setdefault(prefix + str(key), []).append(_("この様式にない項目です"))
 
 
 def _clean_fields(
@@ -189,7 +198,5 @@ def form_data_clean(
     """The cleaned values of every field and the problems found, keyed by field (``idousha.0.kana`` for a
     column of a person list). No problems means the data may be printed and exported."""
     errors: FieldErrors = {}
-    unknown = sorted(set(data) - {spec.key for spec in specs})
-    for key in unknown:
-        errors.setdefault(key, []).append(_("この様式にない項目です"))
+    _refuse_unknown(data, specs, prefix="", errors=errors)
     return _clean_fields(specs, data, prefix="", errors=errors), errors

@@ -214,6 +214,12 @@ class TestRequiredAndUnknown:
         assert list(errors) == ["is_admin"]
         assert "この様式にない項目" in errors["is_admin"][0]
 
+    def test_unknown_keys_inside_a_list_row_are_refused_too(self) -> None:
+        _, errors = form_data_clean(
+            [IDOUSHA], {"idousha": [{"shimei": "花子", "birth_date": "S55.1.1", "x": "1"}]}
+        )
+        assert list(errors) == ["idousha.0.x"]
+
 
 class TestMojiAndFormulas:
     def test_moji_joho_ivs_is_accepted_byte_exact(self) -> None:
