@@ -404,7 +404,11 @@ def _same(version: FormVersion, spec: VersionSpec, assets: Mapping[str, str]) ->
     """Whether ``version`` holds ``spec`` (``assets``: the file's image names → sha256). Backgrounds are compared
     by their bytes, not their names: an export renames an image that another version holds under the same name
     with other bytes, and an uploaded image no page uses is not part of the version."""
-    stored = _comparable(version.spec(), dict(version.assets.values_list("name", "sha256")))
+    try:
+        stored_spec = version.spec()
+    except ValidationError:
+        return False  # a version stored before today's rules (an upgrade) is not the file's version
+    stored = _comparable(stored_spec, dict(version.assets.values_list("name", "sha256")))
     return stored == _comparable(spec, assets)
 
 

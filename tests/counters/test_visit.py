@@ -73,7 +73,7 @@ def test_visit_from_search_to_print_and_export(
         clerk_client.post(reverse("counters:session_finish", args=[session.reception_no]))
     session.refresh_from_db()
     assert session.state == SessionState.FINISHED
-    assert (session.form_code, session.form_version) == ("juminido", 1)
+    assert (session.form_code, session.form_version) == ("juminido", 2)
     job = session.print_job
     assert job is not None
     assert job.status == PrintStatus.QUEUED and job.dispatch_count == 1

@@ -201,7 +201,7 @@ class TestExportImport:
             for code in codes
         }
 
-        assert results["juminido"].created == (1,)
+        assert results["juminido"].created == (2,)
         assert results["inkan"].created == (1, 2)
         for code in codes:
             assert snapshot(code) == before[code]
@@ -304,8 +304,8 @@ class TestExportImport:
         data = json.loads(form_file_export(template=FormTemplate.objects.get(code="juminido"), actor=admin))
         changed = copy.deepcopy(data["versions"][0])
         changed["fields"][0]["label"] = "届出年月日"
-        new_version = {**copy.deepcopy(data["versions"][0]), "number": 2, "status": "draft"}
-        data["versions"] = [new_version, changed]  # version 2 comes first: it must not be kept either
+        new_version = {**copy.deepcopy(data["versions"][0]), "number": 3, "status": "draft"}
+        data["versions"] = [new_version, changed]  # version 3 comes first: it must not be kept either
         before, state = counts(), snapshot("juminido")
 
         with pytest.raises(FormFileInvalid) as caught:
@@ -313,7 +313,7 @@ class TestExportImport:
 
         message = str(caught.value)
         assert "juminido-v1.json" in message
-        assert "version 1 of juminido already exists with different content" in message
+        assert "version 2 of juminido already exists with different content" in message
         assert counts() == before
         assert snapshot("juminido") == state
 

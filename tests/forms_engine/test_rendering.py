@@ -207,7 +207,7 @@ def test_the_version_in_effect_on_a_day_is_used() -> None:
     data = json.loads((STARTER_DIR / "juminido.json").read_text(encoding="utf-8"))
     v1 = data["versions"][0]
     data["versions"] = [
-        {**v1, "effective_from": "2026-04-01", "effective_to": "2027-03-31"},
+        {**v1, "number": 1, "effective_from": "2026-04-01", "effective_to": "2027-03-31"},
         {**v1, "number": 2, "effective_from": "2999-04-01"},
     ]
     form_file_import(content=json.dumps(data).encode(), source="juminido.json", actor=None)

@@ -67,7 +67,7 @@ def text(response: Any) -> str:
 
 
 def test_only_form_admins_get_in(clerk_client: Client, starter_forms: None) -> None:
-    pages = [url("index"), url("dictionary"), url("template", "juminido"), url("version", "juminido", 1)]
+    pages = [url("index"), url("dictionary"), url("template", "juminido"), url("version", "juminido", 2)]
     for page in pages:
         response = Client().get(page)
         assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))
@@ -75,7 +75,7 @@ def test_only_form_admins_get_in(clerk_client: Client, starter_forms: None) -> N
     response = clerk_client.post(url("template_create"), {"code": "x", "name": "x", "mode": "flow"})
     assert response.status_code == 403
     assert (
-        clerk_client.post(url("version_layout_save", "juminido", 1), "{}", "application/json").status_code
+        clerk_client.post(url("version_layout_save", "juminido", 2), "{}", "application/json").status_code
         == 403
     )
     assert not FormTemplate.objects.filter(code="x").exists()
@@ -88,7 +88,7 @@ def test_only_form_admins_get_in(clerk_client: Client, starter_forms: None) -> N
 def test_the_list_shows_forms_and_versions(admin_client: Client, starter_forms: None) -> None:
     page = text(admin_client.get(url("index")))
     assert "住民異動届" in page and "公開" in page and "2026-04-01" in page
-    assert url("template_export", "juminido") in page and url("version_export", "juminido", 1) in page
+    assert url("template_export", "juminido") in page and url("version_export", "juminido", 2) in page
     # The nav of every page links here for a form admin.
     assert f'href="{url("index")}"' in text(admin_client.get(url("dictionary")))
 
