@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from devices.selectors import print_job_get
 from intake.selectors import ResidentQuery, SearchInvalid, resident_search
 from madoguchi.accounts.roles import Role, role_required
+from madoguchi.responses import inline_pdf
 
 from . import selectors, services
 from .forms import ResidentSearchForm
@@ -107,10 +108,7 @@ def session_form_pdf(request: HttpRequest, reception_no: str) -> HttpResponse:
         pdf = services.counter_session_form_pdf(session=session, actor=request.user)
     except services.SessionError as error:
         return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{session.reception_no}.pdf"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return inline_pdf(pdf, filename=f"{session.reception_no}.pdf")
 
 
 @require_POST

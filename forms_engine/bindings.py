@@ -9,6 +9,7 @@ lists, so a binding can never touch an object, a setting or the database. docs/f
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -248,6 +249,7 @@ def _parse_args(text: str, where: str) -> tuple[str | int, ...]:
     return tuple(args)
 
 
+@functools.lru_cache(maxsize=4096)
 def binding_parse(text: str) -> Binding:
     """Parse ``text``; BindingInvalid names the problem. Does not check the path against the context."""
     path_text, *filter_texts = _split_outside_quotes(text.strip(), "|")
@@ -348,10 +350,15 @@ def binding_value(binding: Binding, context: Mapping[str, Any]) -> Any:
     for item in binding.filters:
         function, most = FILTERS[item.name]
         args: tuple[Any, ...] = item.args
-        if item.name in AGE_FILTERS and len(args) < most:
-            args = (*args, context.get("today"))  # ages are counted on the context's today
+        if item.name in AGE_FILTERS:
+            args = with_today(args, most, context.get("today"))
         value = function(value, *args)
     return value
+
+
+def with_today(args: tuple[Any, ...], most: int, today: Any) -> tuple[Any, ...]:
+    """An age filter's arguments with the day ages are counted on — the context's ``today`` — unless given."""
+    return (*args, today) if len(args) < most else args
 
 
 def binding_text(binding: Binding, context: Mapping[str, Any]) -> str:

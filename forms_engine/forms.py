@@ -11,7 +11,7 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-from .bindings import BindingInvalid, binding_check, binding_parse
+from .bindings import BindingInvalid, binding_check
 from .schema import FIELD_TYPES, RESERVED_CODES, SIGNING_MODES, TRANSLATION_LANGUAGES
 
 MAX_FORM_FILE_BYTES = 64 * 1024 * 1024
@@ -216,13 +216,12 @@ class FieldDefinitionForm(FieldSpecForm):
             )
 
     def clean_prefill(self) -> str:
-        """A dictionary entry's binding is checked against the context now; ``fields.…`` depends on the form."""
+        """A dictionary entry's binding reads the documented context; it cannot name a form's own fields."""
         text: str = self.cleaned_data["prefill"].strip()
         if not text:
             return text
         try:
-            if binding_parse(text).root != "fields":
-                binding_check(text, fields={})
+            binding_check(text, fields={})  # the rule field_definition_save applies, shown at the field
         except BindingInvalid as exc:
             raise forms.ValidationError(str(exc)) from None
         return text

@@ -22,7 +22,15 @@ from urllib.parse import unquote, urlsplit
 import jinja2
 from django.conf import settings
 
-from .bindings import AGE_FILTERS, CONTEXT_ROOTS, FILTERS, binding_parse, binding_text, binding_value
+from .bindings import (
+    AGE_FILTERS,
+    CONTEXT_ROOTS,
+    FILTERS,
+    binding_parse,
+    binding_text,
+    binding_value,
+    with_today,
+)
 from .sandbox import TemplateSandboxError, sandbox_environment, sandbox_render, template_problems
 from .schema import Layout, Placement, VersionSpec
 
@@ -36,9 +44,7 @@ def _on_context_today(function: Callable[..., Any], most: int) -> Callable[..., 
 
     @jinja2.pass_context
     def counted(context: Any, value: Any, /, *args: Any) -> Any:
-        if len(args) < most:
-            args = (*args, context.get("today"))
-        return function(value, *args)
+        return function(value, *with_today(args, most, context.get("today")))
 
     return counted
 
@@ -65,9 +71,13 @@ class RenderSource:
     def label(self) -> str:
         return f"form {self.code} v{self.number}"
 
-    def background_uri(self, name: str) -> str:
-        data = base64.b64encode(self.backgrounds[name]).decode("ascii")
-        return f"data:{self.content_types.get(name, 'image/png')};base64,{data}"
+    @functools.cached_property
+    def background_uris(self) -> dict[str, str]:
+        """Each background as a data URI, encoded once: a published version's source lives for the process."""
+        return {
+            name: f"data:{self.content_types.get(name, 'image/png')};base64,{base64.b64encode(data).decode('ascii')}"
+            for name, data in self.backgrounds.items()
+        }
 
 
 def font_stack_css() -> str:
@@ -84,22 +94,25 @@ QR_SIZE_MM = 18
 _QR_PIXELS_PER_MODULE = 8
 
 
-def qr_data_uri(text: str) -> str:
-    """A QR code of ``text`` (the reception number) as a PNG data URI, 8 pixels a module with its quiet zone,
-    error correction M. A bitmap is decoded once per packet; an SVG path would be drawn again on every page."""
+@dataclass(frozen=True)
+class PacketQr:
+    """The QR code of a reception number: a PNG data URI, 8 pixels a module with its quiet zone, error correction
+    M, and the dpi at which it is QR_SIZE_MM wide (a margin box sizes an image by its resolution). A bitmap is
+    decoded once per packet; an SVG path would be drawn again on every page."""
+
+    uri: str
+    dpi: float
+
+
+def packet_qr(text: str) -> PacketQr:
     import segno
 
-    uri: str = segno.make_qr(text, error="m").png_data_uri(scale=_QR_PIXELS_PER_MODULE, border=4)
-    return uri
-
-
-def _qr_resolution(text: str) -> float:
-    """The dpi at which the QR bitmap of ``text`` is QR_SIZE_MM wide (for the margin box, which sizes an image
-    by its resolution)."""
-    import segno
-
-    pixels = segno.make_qr(text, error="m").symbol_size(scale=_QR_PIXELS_PER_MODULE, border=4)[0]
-    return round(pixels / (QR_SIZE_MM / 25.4), 1)
+    code = segno.make_qr(text, error="m")
+    pixels = code.symbol_size(scale=_QR_PIXELS_PER_MODULE, border=4)[0]
+    return PacketQr(
+        uri=code.png_data_uri(scale=_QR_PIXELS_PER_MODULE, border=4),
+        dpi=round(pixels / (QR_SIZE_MM / 25.4), 1),
+    )
 
 
 def flow_template_problems(body: str) -> list[str]:
@@ -117,7 +130,7 @@ def layout_problems(layout: Layout) -> list[str]:
     return problems + [f"layout.{problem}" for problem in css_problems(layout.css)]
 
 
-def _flow_html(source: RenderSource, context: Mapping[str, Any], qr: str) -> str:
+def _flow_html(source: RenderSource, context: Mapping[str, Any]) -> str:
     try:
         body = sandbox_render(_ENV, source.spec.layout.body, context, names=CONTEXT_ROOTS)
     except TemplateSandboxError as exc:
@@ -152,7 +165,7 @@ def _overlay_html(source: RenderSource, context: Mapping[str, Any], qr: str) -> 
     for number, page in enumerate(layout.pages, start=1):
         # An <img>, not a CSS background: WeasyPrint's CSS tokenizer would re-read the whole data URI each time.
         background = (
-            f'<img class="background" src="{source.background_uri(page.background)}" alt="">'
+            f'<img class="background" src="{source.background_uris[page.background]}" alt="">'
             if page.background
             else ""
         )
@@ -169,10 +182,11 @@ def _overlay_html(source: RenderSource, context: Mapping[str, Any], qr: str) -> 
 
 
 def render_form_html(source: RenderSource, context: Mapping[str, Any], *, qr: str = "") -> str:
-    """One form as an HTML ``<section>``; FormRenderError names the form when its template fails."""
+    """One form as an HTML ``<section>``; FormRenderError names the form when its template fails. ``qr`` is the
+    QR image an overlay page places itself (flowing pages carry it in their margin box)."""
     if source.spec.layout.mode == "overlay":
         return _overlay_html(source, context, qr)
-    return _flow_html(source, context, qr)
+    return _flow_html(source, context)
 
 
 # The page rules stay in the document itself (author origin): the margin-box QR code of one packet is an @page
@@ -287,15 +301,15 @@ def render_packet_document(
 ) -> PacketDocument:
     """One document holding several forms, each starting on a new page, with a QR code of ``reception_no`` on
     every page (none when it is empty)."""
-    qr = qr_data_uri(reception_no) if reception_no else ""
+    qr = packet_qr(reception_no) if reception_no else None
     form_styles = [
         css_scoped(source.spec.layout.css, source.code)
         for source in dict((s.code, s) for s, _ in forms).values()
         if source.spec.layout.css
     ]
-    bodies = "".join(render_form_html(source, context, qr=qr) for source, context in forms)
+    bodies = "".join(render_form_html(source, context, qr=qr.uri if qr else "") for source, context in forms)
     margin_qr = (
-        f'@page {{ @bottom-right {{ content: url("{qr}"); image-resolution: {_qr_resolution(reception_no)}dpi;'
+        f'@page {{ @bottom-right {{ content: url("{qr.uri}"); image-resolution: {qr.dpi}dpi;'
         " vertical-align: bottom; } }"
         if qr
         else ""

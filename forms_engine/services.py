@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -250,8 +251,7 @@ def version_problems(version: FormVersion) -> list[str]:
         spec = version.spec()
     except ValidationError as exc:
         return schema_errors(exc)
-    problems = []
-    problems += layout_problems(spec.layout)
+    problems = layout_problems(spec.layout)
     stored = set(version.assets.values_list("name", flat=True))
     problems += [
         f"layout.pages: background {name!r} is not uploaded"
@@ -342,8 +342,6 @@ def form_fill(
 
 
 def _asset_entry(asset: FormAsset) -> dict[str, str]:
-    import base64
-
     return {
         "content_type": asset.content_type,
         "sha256": asset.sha256,
@@ -362,11 +360,8 @@ def form_file_export(*, template: FormTemplate, numbers: Iterable[int] | None = 
         entries.append(version.content())
         for asset in version.assets.all():
             # Images of different versions share a name only when they are the same bytes.
-            name = (
-                asset.name
-                if assets.get(asset.name, {}).get("sha256", asset.sha256) == asset.sha256
-                else (f"v{version.number}-{asset.name}")
-            )
+            taken = assets.get(asset.name, {}).get("sha256", asset.sha256) != asset.sha256
+            name = f"v{version.number}-{asset.name}" if taken else asset.name
             if name != asset.name:
                 entries[-1] = _renamed_background(entries[-1], asset.name, name)
             assets[name] = _asset_entry(asset)
@@ -539,7 +534,7 @@ def _dispatch(render: PacketRender) -> None:
     except Exception:  # the broker may be down: the beat job sends it again from the row
         logger.warning("packet render %s: broker unreachable, will redispatch", render.pk)
         return
-    PacketRender.objects.filter(pk=render.pk).update(attempts=render.attempts + 1)
+    PacketRender.objects.filter(pk=render.pk).update(attempts=F("attempts") + 1)
 
 
 def packet_render_run(*, render_id: int) -> str:
@@ -581,10 +576,11 @@ def packet_renders_redispatch() -> int:
     PacketRender.objects.exclude(status=RenderStatus.QUEUED).filter(
         finished_at__lt=timezone.now() - retention
     ).delete()
-    stale = PacketRender.objects.filter(
-        status=RenderStatus.QUEUED, created_at__lt=timezone.now() - REDISPATCH_AFTER
+    stale = list(
+        PacketRender.objects.filter(
+            status=RenderStatus.QUEUED, created_at__lt=timezone.now() - REDISPATCH_AFTER
+        )
     )
-    count = 0
     for render in stale:
         if render.attempts >= MAX_RENDER_ATTEMPTS:
             PacketRender.objects.filter(pk=render.pk, status=RenderStatus.QUEUED).update(
@@ -595,5 +591,4 @@ def packet_renders_redispatch() -> int:
             )
         else:
             _dispatch(render)
-        count += 1
-    return count
+    return len(stale)

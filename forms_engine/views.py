@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pydantic import ValidationError
 
 from madoguchi.accounts.roles import Role, has_role
+from madoguchi.responses import inline_pdf
 
 from . import registry, selectors, services
 from .bindings import CARD_KEYS, CONTEXT_SCHEMA, FILTERS, PERSON_KEYS, PROCEDURE_KEYS, SESSION_KEYS
@@ -747,10 +748,7 @@ def version_preview(request: HttpRequest, code: str, number: int) -> HttpRespons
         return _preview_error(request, version, schema_errors(exc), status=400)
     except FormRenderError as exc:
         return _preview_error(request, version, _problem_lines(exc), status=400)
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{code}-v{number}-preview.pdf"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return inline_pdf(pdf, filename=f"{code}-v{number}-preview.pdf")
 
 
 @require_POST
