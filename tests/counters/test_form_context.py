@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 
 def test_the_counter_context_has_exactly_the_documented_keys(small_city) -> None:
     resident = Resident.objects.get(atena_no=atena(1))
-    context = form_context(resident=resident, reception_no="20261121-c1-0001", counter=CounterFactory())
+    context = form_context(
+        resident=resident, reception_no="20261121-c1-0001", counter=CounterFactory.create()
+    )
     assert set(context) == CONTEXT_ROOTS - {"fields"}  # ``fields`` is added by form_fill
     assert set(context["resident"]) == PERSON_KEYS
     assert context["household"] and all(set(person) == PERSON_KEYS for person in context["household"])
