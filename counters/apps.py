@@ -6,10 +6,20 @@ class CountersConfig(AppConfig):
     verbose_name = "窓口"
 
     def ready(self) -> None:
+        from devices.events import event_handler_register, print_job_changed_subscribe
         from forms_engine.registry import PreviewSource, preview_source_register
+        from integrations.hooks import export_written_subscribe
 
+        from . import services
         from .selectors import resident_preview_context
+        from .stats import receptions_linked
 
         preview_source_register(
             PreviewSource(name="resident", label="住民", ref_label="宛名番号", load=resident_preview_context)
         )
+        event_handler_register("card.read", services.card_event)
+        event_handler_register("card.failed", services.card_event)
+        event_handler_register("qr.scanned", services.qr_event)
+        print_job_changed_subscribe(services.print_job_changed)
+        # A written outbound batch makes its receptions 連携済 (integrations does not import counters).
+        export_written_subscribe(receptions_linked)

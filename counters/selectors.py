@@ -6,26 +6,80 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from forms_engine.bindings import CARD_KEYS, PERSON_KEYS, PROCEDURE_KEYS
 from integrations import selectors as mirror
 from integrations.models import Resident
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
 
-from .models import Counter, CounterSession, SessionState
+from .models import (
+    Counter,
+    CounterSession,
+    LifeEvent,
+    SessionForm,
+    SessionState,
+    TabletPairing,
+    Ticket,
+    TicketStatus,
+)
+
+ENDED = (SessionState.FINISHED,)
+PERSON_FIELDS = sorted(PERSON_KEYS)
+# The states in which the counter's tablet shows the session to the resident.
+TABLET_STATES = (SessionState.CONFIRMING,)
 
 
 def counters_all() -> QuerySet[Counter]:
-    return Counter.objects.select_related("terminal").order_by("code")
+    return Counter.objects.select_related("terminal", "group").order_by("code")
 
 
 def counter_sessions_open(*, clerk: Any) -> QuerySet[CounterSession]:
+    return CounterSession.objects.select_related("counter").filter(clerk=clerk).exclude(state__in=ENDED)
+
+
+def counter_sessions_waiting(*, counter: Counter) -> QuerySet[CounterSession]:
+    """Sessions at this counter that no clerk works now: handed over from another counter, or released."""
     return (
         CounterSession.objects.select_related("counter")
-        .filter(clerk=clerk)
-        .exclude(state=SessionState.FINISHED)
+        .filter(counter=counter, clerk=None)
+        .exclude(state__in=ENDED)
+        .order_by("opened_at")
+    )
+
+
+def counter_sessions_today(*, counter: Counter) -> QuerySet[CounterSession]:
+    return CounterSession.objects.filter(counter=counter, opened_at__date=timezone.localdate()).order_by(
+        "-opened_at"
+    )
+
+
+def tickets_waiting(*, counter: Counter) -> QuerySet[Ticket]:
+    """Today's waiting tickets of the counter's group, oldest first."""
+    if counter.group_id is None:
+        return Ticket.objects.none()
+    return Ticket.objects.select_related("group").filter(
+        group_id=counter.group_id, day=timezone.localdate(), status=TicketStatus.WAITING
+    )
+
+
+def session_forms(*, session: CounterSession) -> QuerySet[SessionForm]:
+    return session.forms.all()
+
+
+def tablet_session(*, pairing: TabletPairing) -> CounterSession | None:
+    """The one session the paired tablet may show: its counter's session waiting for the resident (住民確認),
+    or one asking the resident for the card PIN. Nothing else, ever."""
+    return (
+        CounterSession.objects.select_related("counter")
+        .filter(counter_id=pairing.counter_id)
+        .exclude(state__in=ENDED)
+        .filter(models.Q(state__in=TABLET_STATES) | models.Q(card__pin_requested=True))
+        .order_by("-state_changed_at", "-opened_at")
+        .first()
     )
 
 
@@ -73,6 +127,98 @@ def person_context(resident: Resident) -> dict[str, Any]:
     }
 
 
+def person_from_card(card: dict[str, Any]) -> dict[str, Any]:
+    """The person read from an ID card as a form-context person, for a visitor the mirror does not hold yet
+    (e.g. moving in from another city): the card's address is where they come from."""
+    name = str(card.get("shimei", ""))
+    shi, _, mei = name.partition("　") if "　" in name else name.partition(" ")
+    try:
+        birth = dt.date.fromisoformat(str(card.get("birth_date", "")))
+    except ValueError:
+        birth = None
+    return {
+        **dict.fromkeys(PERSON_FIELDS, ""),
+        "shi": shi,
+        "mei": mei,
+        "shimei": name,
+        "birth_date": birth,
+        "sex": str(card.get("sex", "")),
+        "zokugara": "世帯主",
+        "address": "",
+        "previous_address": str(card.get("address", "")),
+        "foreign": False,
+    }
+
+
+def person_from_companion(row: dict[str, Any]) -> dict[str, Any]:
+    """A household member the clerk entered (moving in together), as a form-context person."""
+    try:
+        birth = dt.date.fromisoformat(str(row.get("birth_date", "")))
+    except ValueError:
+        birth = None
+    shi, mei = str(row.get("shi", "")), str(row.get("mei", ""))
+    return {
+        **dict.fromkeys(PERSON_FIELDS, ""),
+        "shi": shi,
+        "mei": mei,
+        "shimei": f"{shi}　{mei}".strip("　"),
+        "shi_kana": str(row.get("shi_kana", "")),
+        "mei_kana": str(row.get("mei_kana", "")),
+        "kana": f"{row.get('shi_kana', '')}　{row.get('mei_kana', '')}".strip("　"),
+        "birth_date": birth,
+        "sex": {"1": "男", "2": "女"}.get(str(row.get("sex", "")), ""),
+        "zokugara": str(row.get("zokugara", "")),
+        "foreign": False,
+    }
+
+
+def session_context(*, session: CounterSession, today: dt.date | None = None) -> dict[str, Any]:
+    """The form context of a session: the identified resident (from the mirror, or from the card for a visitor
+    the mirror does not hold), the household with the members moving in together, the card's basic data, the
+    interview's answers and the procedures worked out. Not audited: callers that show it audit the view."""
+    resident = mirror.resident_get(atena_no=session.atena_no) if session.atena_no else None
+    if resident is not None:
+        context = form_context(
+            resident=resident, reception_no=session.reception_no, counter=session.counter, today=today
+        )
+    else:
+        person = person_from_card(session.card)
+        context = {
+            "city": {"name": settings.MADOGUCHI_CITY_NAME},
+            "today": today or timezone.localdate(),
+            "session": _session_keys(session.reception_no, session.counter),
+            "resident": person,
+            "household": [person],
+        }
+    context["household"] = [
+        *context["household"],
+        *(person_from_companion(row) for row in session.answers.get("companions", [])),
+    ]
+    names = dict(LifeEvent.objects.filter(code__in=session.life_events).values_list("code", "name"))
+    context["session"]["event"] = "、".join(names.get(code, code) for code in session.life_events)
+    context["session"]["clerk"] = ""
+    context["card"] = {key: session.card.get(key, "") for key in CARD_KEYS}
+    context["answers"] = {key: value for key, value in session.answers.items() if key != "companions"}
+    context["procedures"] = [
+        {
+            **{key: item.get(key, "") for key in PROCEDURE_KEYS},
+            "counter": item.get("counter_group_name", ""),
+        }
+        for item in session.procedures
+    ]
+    return context
+
+
+def _session_keys(reception_no: str, counter: Counter | None) -> dict[str, Any]:
+    return {
+        "reception_no": reception_no,
+        "event": "",
+        "counter": counter.code if counter else "",
+        "counter_name": counter.name if counter else "",
+        "clerk": "",
+    }
+
+
 def form_context(
     *,
     resident: Resident,
@@ -86,13 +232,7 @@ def form_context(
     return {
         "city": {"name": settings.MADOGUCHI_CITY_NAME},
         "today": today or timezone.localdate(),
-        "session": {
-            "reception_no": reception_no,
-            "event": event,
-            "counter": counter.code if counter else "",
-            "counter_name": counter.name if counter else "",
-            "clerk": "",
-        },
+        "session": {**_session_keys(reception_no, counter), "event": event},
         "resident": person_context(resident),
         "household": [person_context(member) for member in mirror.household_members(resident=resident)],
         "card": {},

@@ -1,37 +1,72 @@
-"""The clerk screen of the walking skeleton: open a session, find the resident, view the form, finish."""
+"""The clerk screen: the counter's desk (queue, tickets, tablets) and one session from reception to finish.
+
+Every action is a plain POST that redirects back (works without JavaScript, keyboard first); live changes from the
+tablet and the devices arrive by push (``session_events``, ``desk_events``: server-sent events), never a timer.
+"""
 
 from __future__ import annotations
 
-import time
+import json
+from typing import Any
 from urllib.parse import urlencode
 
+from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from devices.selectors import print_job_get
+from forms_engine.models import FormVersion
+from forms_engine.selectors import render_source
+from forms_engine.validation import input_rules
 from intake.selectors import ResidentQuery, SearchInvalid, resident_search
-from madoguchi.accounts.roles import Role, role_required
+from madoguchi import push
+from madoguchi.accounts.roles import Role, has_role, role_required
 from madoguchi.responses import inline_pdf
 
 from . import selectors, services
 from .forms import ResidentSearchForm
-from .models import Counter, CounterSession
+from .models import Counter, CounterGroup, CounterSession, LifeEvent, SessionState
 
 clerk_required = role_required(Role.CLERK)
-LONG_POLL_SECONDS = 20.0
+COMPANION_ROWS = 4
 
 
-def _own_session(request: HttpRequest, reception_no: str) -> CounterSession:
-    """The session, only for the clerk working it (one clerk per session)."""
+def _session(reception_no: str) -> CounterSession:
     return get_object_or_404(
-        CounterSession.objects.select_related("counter__terminal"),
+        CounterSession.objects.select_related(
+            "counter__terminal", "counter__group", "clerk", "print_job", "ticket"
+        ),
         reception_no=reception_no,
-        clerk=request.user,
     )
+
+
+def _version(request: HttpRequest) -> int | None:
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _back(reception_no: str) -> HttpResponse:
+    return redirect("counters:session", reception_no=reception_no)
+
+
+def _act(request: HttpRequest, reception_no: str, action: Any, done: str = "") -> HttpResponse:
+    """Run one session service for the clerk; its refusal is shown on the screen, nothing else changes."""
+    try:
+        action()
+    except services.SessionError as error:
+        messages.error(request, str(error))
+    else:
+        if done:
+            messages.success(request, done)
+    return _back(reception_no)
+
+
+# --- the desk -----------------------------------------------------------------------------------------------
 
 
 @login_required
@@ -47,39 +82,186 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+@clerk_required
+def desk(request: HttpRequest, code: str) -> HttpResponse:
+    counter = get_object_or_404(Counter.objects.select_related("group", "terminal"), code=code)
+    return render(
+        request,
+        "counters/desk.html",
+        {
+            "counter": counter,
+            "tickets": selectors.tickets_waiting(counter=counter)[:50],
+            "waiting": selectors.counter_sessions_waiting(counter=counter),
+            "mine": selectors.counter_sessions_open(clerk=request.user).filter(counter=counter),
+            "today": selectors.counter_sessions_today(counter=counter)[:30],
+            "tablets": counter.tablets.filter(revoked_at=None),
+            "pairing_code": request.session.pop(f"pairing-code-{counter.pk}", ""),
+            "pair_url": request.build_absolute_uri(
+                reverse("tablet:pair") + "?" + urlencode({"counter": counter.code})
+            )
+            if _has_tablet_urls()
+            else "",
+        },
+    )
+
+
+def _has_tablet_urls() -> bool:
+    from django.urls import NoReverseMatch
+
+    try:
+        reverse("tablet:pair")
+    except NoReverseMatch:
+        return False
+    return True
+
+
 @require_POST
 @login_required
 @clerk_required
 def session_open(request: HttpRequest) -> HttpResponse:
     counter = get_object_or_404(Counter, code=request.POST.get("counter", ""))
     session = services.counter_session_open(counter=counter, clerk=request.user)
-    return redirect("counters:session", reception_no=session.reception_no)
+    return _back(session.reception_no)
+
+
+@require_POST
+@login_required
+@clerk_required
+def desk_call_next(request: HttpRequest, code: str) -> HttpResponse:
+    counter = get_object_or_404(Counter, code=code)
+    try:
+        session = services.ticket_call_next(counter=counter, clerk=request.user)
+    except services.SessionError as error:
+        messages.error(request, str(error))
+        return redirect("counters:desk", code=code)
+    if session is None:
+        messages.info(request, _("お待ちの方はいません"))
+        return redirect("counters:desk", code=code)
+    return _back(session.reception_no)
+
+
+@require_POST
+@login_required
+@clerk_required
+def ticket_issue(request: HttpRequest) -> HttpResponse:
+    """The ticket machine's button (番号札の発券), also on the desk for a clerk who hands out a ticket."""
+    group = get_object_or_404(CounterGroup, code=request.POST.get("group", ""))
+    ticket = services.ticket_issue(group=group)
+    messages.success(request, _("番号札 %(label)s を発券しました") % {"label": ticket.label})
+    return redirect(request.POST.get("next") or "counters:home")
+
+
+@require_POST
+@login_required
+@clerk_required
+def desk_pairing_code(request: HttpRequest, code: str) -> HttpResponse:
+    counter = get_object_or_404(Counter, code=code)
+    request.session[f"pairing-code-{counter.pk}"] = services.pairing_code_issue(
+        counter=counter, clerk=request.user
+    )
+    return redirect("counters:desk", code=code)
+
+
+@require_POST
+@login_required
+@clerk_required
+def desk_tablet_revoke(request: HttpRequest, code: str, tablet_id: int) -> HttpResponse:
+    counter = get_object_or_404(Counter, code=code)
+    pairing = get_object_or_404(counter.tablets, pk=tablet_id)
+    services.tablet_revoke(pairing=pairing, actor=request.user)
+    messages.success(request, _("タブレットのペアリングを解除しました"))
+    return redirect("counters:desk", code=code)
+
+
+# --- one session --------------------------------------------------------------------------------------------
+
+
+def _form_rows(session: CounterSession) -> list[dict[str, Any]]:
+    """Each form of the session with its fields and values, for the clerk to check and correct."""
+    rows = []
+    for form in selectors.session_forms(session=session):
+        version = FormVersion.objects.select_related("template").get(
+            template__code=form.form_code, number=form.form_version
+        )
+        spec = render_source(version=version).spec
+        fields = []
+        for field in spec.fields:
+            value = form.data.get(field.key, "")
+            fields.append(
+                {
+                    "spec": field,
+                    "value": value,
+                    "rules": input_rules(field),
+                    "json": json.dumps(value, ensure_ascii=False) if field.type == "person_list" else "",
+                }
+            )
+        rows.append({"form": form, "fields": fields})
+    return rows
 
 
 @login_required
 @clerk_required
 def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _own_session(request, reception_no)
+    session = _session(reception_no)
+    mine = session.clerk_id == request.user.pk
     form = ResidentSearchForm(request.GET or None)
     results = None
-    if form.is_valid() and any(form.cleaned_data.values()):
+    if (
+        mine
+        and session.state == SessionState.RECEPTION
+        and form.is_valid()
+        and any(form.cleaned_data.values())
+    ):
         try:
             results = resident_search(
                 actor=request.user, query=ResidentQuery(**form.cleaned_data), page=request.GET.get("page", 1)
             )
         except SearchInvalid as invalid:
             form.add_error(None, str(invalid))
-    resident, household = selectors.session_resident_view(session=session, actor=request.user)
+    resident, household = (
+        selectors.session_resident_view(session=session, actor=request.user) if mine else (None, [])
+    )
+    life_events = list(LifeEvent.objects.filter(active=True).prefetch_related("questions"))
+    questions: dict[str, dict[str, Any]] = {}
+    for event in life_events:
+        for question in event.questions.all():
+            item = questions.setdefault(
+                question.code,
+                {
+                    "question": question,
+                    "events": [],
+                    "value": session.answers.get(question.code, ""),
+                    "choices": [
+                        (c.get("value", ""), c.get("label", c.get("value", "")))
+                        if isinstance(c, dict)
+                        else (c, c)
+                        for c in question.choices
+                    ],
+                },
+            )
+            item["events"].append(event.code)
+    companions = list(session.answers.get("companions", []))
+    companions += [{}] * max(1, COMPANION_ROWS - len(companions))
     return render(
         request,
         "counters/session.html",
         {
             "session": session,
+            "mine": mine,
             "form": form,
             "results": results,
             "resident": resident,
             "household": household,
+            "card": session.card,
+            "life_events": life_events,
+            "questions": list(questions.values()),
+            "companions": companions,
+            "form_rows": _form_rows(session) if mine and session.forms.exists() else [],
+            "other_counters": Counter.objects.exclude(pk=session.counter_id).order_by("code"),
+            "timeline": session.events.select_related("actor", "counter"),
             "print_job": session.print_job,
+            "steps": [state for state in SessionState if state != SessionState.RETURNED],
             "query_string": urlencode({k: v for k, v in form.cleaned_data.items() if v}) if results else "",
         },
     )
@@ -88,62 +270,296 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
 @require_POST
 @login_required
 @clerk_required
-def session_identify(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _own_session(request, reception_no)
+def session_claim(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    return _act(request, reception_no, lambda: services.session_claim(session=session, clerk=request.user))
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_release(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
     try:
-        services.counter_session_identify(
-            session=session, atena_no=request.POST.get("atena_no", ""), actor=request.user
+        services.session_release(session=session, clerk=request.user)
+    except services.SessionError as error:
+        messages.error(request, str(error))
+        return _back(reception_no)
+    return redirect("counters:desk", code=session.counter.code)
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_handoff(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    to = get_object_or_404(Counter, code=request.POST.get("counter", ""))
+    try:
+        services.session_handoff(session=session, to_counter=to, clerk=request.user)
+    except services.SessionError as error:
+        messages.error(request, str(error))
+        return _back(reception_no)
+    messages.success(
+        request, _("受付 %(no)s を %(counter)s に引き継ぎました") % {"no": reception_no, "counter": to.name}
+    )
+    return redirect("counters:desk", code=session.counter.code)
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_identify(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    return _act(
+        request,
+        reception_no,
+        lambda: services.session_identify(
+            session=session,
+            atena_no=request.POST.get("atena_no", ""),
+            clerk=request.user,
+            version=_version(request),
+        ),
+    )
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_qr(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    return _act(
+        request,
+        reception_no,
+        lambda: services.session_qr(
+            session=session, payload=request.POST.get("payload", ""), clerk=request.user
+        ),
+    )
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_card(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    if request.POST.get("cancel"):
+        return _act(
+            request, reception_no, lambda: services.session_card_cancel(session=session, clerk=request.user)
+        )
+    return _act(
+        request, reception_no, lambda: services.session_card_request(session=session, clerk=request.user)
+    )
+
+
+def _companions(request: HttpRequest) -> list[dict[str, str]]:
+    keys = ("shi", "mei", "shi_kana", "mei_kana", "birth_date", "sex", "zokugara")
+    columns = {key: request.POST.getlist(f"companion_{key}") for key in keys}
+    count = max((len(values) for values in columns.values()), default=0)
+    return [{key: (columns[key][i] if i < len(columns[key]) else "") for key in keys} for i in range(count)]
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_interview(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    answers = {
+        key[len("answer_") :]: value for key, value in request.POST.items() if key.startswith("answer_")
+    }
+    return _act(
+        request,
+        reception_no,
+        lambda: services.session_interview(
+            session=session,
+            clerk=request.user,
+            life_events=request.POST.getlist("life_event"),
+            answers=answers,
+            companions=_companions(request),
+            version=_version(request),
+        ),
+    )
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_prepare(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    return _act(
+        request,
+        reception_no,
+        lambda: services.session_forms_prepare(
+            session=session, clerk=request.user, version=_version(request)
+        ),
+    )
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_form_save(request: HttpRequest, reception_no: str, form_code: str) -> HttpResponse:
+    session = _session(reception_no)
+    data: dict[str, Any] = {}
+    for key in request.POST:
+        value = request.POST.get(key, "")
+        if not key.startswith("f_"):
+            continue
+        if key.endswith("__json"):
+            try:
+                data[key[2:-6]] = json.loads(value or "[]")
+            except ValueError:
+                messages.error(request, _("%(field)s の内容が読めません") % {"field": key[2:-6]})
+                return _back(reception_no)
+        else:
+            data[key[2:]] = value
+    for key in request.POST.getlist("checkboxes"):
+        data[key] = f"f_{key}" in request.POST
+    try:
+        errors = services.session_form_save(
+            session=session, clerk=request.user, form_code=form_code, data=data, version=_version(request)
         )
     except services.SessionError as error:
         messages.error(request, str(error))
-    return redirect("counters:session", reception_no=reception_no)
+        return _back(reception_no)
+    if errors:
+        for key, problems in errors.items():
+            messages.error(request, f"{key}: {' '.join(problems)}")
+    else:
+        messages.success(request, _("申請書を保存しました"))
+    return _back(reception_no)
 
 
-@require_GET
+@require_POST
 @login_required
 @clerk_required
-def session_form_pdf(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _own_session(request, reception_no)
-    try:
-        pdf = services.counter_session_form_pdf(session=session, actor=request.user)
-    except services.SessionError as error:
-        return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
-    return inline_pdf(pdf, filename=f"{session.reception_no}.pdf")
+def session_to_tablet(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    return _act(
+        request,
+        reception_no,
+        lambda: services.session_to_tablet(session=session, clerk=request.user, version=_version(request)),
+        _("タブレットに送りました。住民の確認をお待ちください"),
+    )
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_back(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    return _act(
+        request,
+        reception_no,
+        lambda: services.session_step_back(
+            session=session, clerk=request.user, to=request.POST.get("to", ""), version=_version(request)
+        ),
+    )
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_return(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    return _act(
+        request,
+        reception_no,
+        lambda: services.session_return(
+            session=session, clerk=request.user, reason=request.POST.get("reason", "")
+        ),
+    )
 
 
 @require_POST
 @login_required
 @clerk_required
 def session_finish(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _own_session(request, reception_no)
-    try:
-        services.counter_session_finish(session=session, actor=request.user)
-    except services.SessionError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, _("受付を完了し、印刷を依頼しました。"))
-    return redirect("counters:session", reception_no=reception_no)
+    session = _session(reception_no)
+    return _act(
+        request,
+        reception_no,
+        lambda: services.session_finish(session=session, clerk=request.user, version=_version(request)),
+        _("受付を完了しました。申請書と手続案内書を印刷します"),
+    )
+
+
+@require_POST
+@login_required
+@clerk_required
+def session_reprint(request: HttpRequest, reception_no: str) -> HttpResponse:
+    session = _session(reception_no)
+    return _act(request, reception_no, lambda: services.session_reprint(session=session, clerk=request.user))
 
 
 @require_GET
 @login_required
 @clerk_required
-def session_print_status(request: HttpRequest, reception_no: str) -> JsonResponse:
-    """Long poll: answers as soon as the print job's status differs from ``known``, or after 20 s."""
-    session = _own_session(request, reception_no)
-    known = request.GET.get("known", "")
-    deadline = time.monotonic() + LONG_POLL_SECONDS
-    while True:
-        session.refresh_from_db(fields=["print_job"])
-        job = print_job_get(job_id=session.print_job_id) if session.print_job_id else None
-        status = job.status if job else ""
-        if status != known or time.monotonic() >= deadline:
-            break
-        time.sleep(0.25)
-    return JsonResponse(
-        {
-            "status": status,
-            "label": job.get_status_display() if job else "",
-            "message": job.message if job else "",
-        }
+def session_form_pdf(request: HttpRequest, reception_no: str) -> HttpResponse:
+    """The session's forms as they stand, as one PDF for the clerk to look at; audited as a view."""
+    session = _session(reception_no)
+    if session.clerk_id != request.user.pk:
+        raise PermissionDenied
+    try:
+        pdf = services.session_preview_pdf(session=session, actor=request.user)
+    except services.SessionError as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
+    return inline_pdf(pdf, filename=f"{session.reception_no}.pdf")
+
+
+# --- push ---------------------------------------------------------------------------------------------------
+
+
+async def _clerk(request: HttpRequest) -> Any:
+    user = await request.auser()
+    if not await sync_to_async(has_role)(user, Role.CLERK):
+        raise PermissionDenied
+    return user
+
+
+def _session_snapshot(reception_no: str) -> dict[str, Any]:
+    row = (
+        CounterSession.objects.filter(reception_no=reception_no)
+        .values("version", "state", "clerk_id", "print_job__status")
+        .first()
     )
+    return dict(row) if row else {}
+
+
+async def session_events(request: HttpRequest, reception_no: str) -> HttpResponseBase:
+    """Server-sent events of one session for the clerk screen: a snapshot (version, state, print status) on
+    connect and after every change — the page reloads what changed."""
+    await _clerk(request)
+    if not await CounterSession.objects.filter(reception_no=reception_no).aexists():
+        return JsonResponse({"error": "no such reception"}, status=404)
+
+    async def snapshot() -> dict[str, Any]:
+        return await sync_to_async(_session_snapshot)(reception_no)
+
+    return push.sse_response(request, topics=[f"session:{reception_no}"], snapshot=snapshot)
+
+
+def _desk_snapshot(code: str) -> dict[str, Any]:
+    counter = Counter.objects.filter(code=code).first()
+    if counter is None:
+        return {}
+    tickets = selectors.tickets_waiting(counter=counter)
+    sessions = CounterSession.objects.filter(counter=counter).exclude(state=SessionState.FINISHED)
+    return {
+        "tickets": tickets.count(),
+        "last_ticket": tickets.order_by("-number").values_list("number", flat=True).first(),
+        "sessions": sorted(sessions.values_list("pk", "version", "clerk_id")),
+        "tablets": counter.tablets.filter(revoked_at=None).count(),
+    }
+
+
+async def desk_events(request: HttpRequest, code: str) -> HttpResponseBase:
+    """Server-sent events of a counter's desk: the ticket queue, sessions handed over, tablets."""
+    await _clerk(request)
+    counter = await Counter.objects.select_related("group").filter(code=code).afirst()
+    if counter is None:
+        return JsonResponse({"error": "no such counter"}, status=404)
+    topics = [f"counter:{code}"] + ([f"group:{counter.group.code}"] if counter.group else [])
+
+    async def snapshot() -> dict[str, Any]:
+        return await sync_to_async(_desk_snapshot)(code)
+
+    return push.sse_response(request, topics=topics, snapshot=snapshot)

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from . import services
+from .events import event_handler
 from .models import PrintStatus
 
 
@@ -38,21 +39,27 @@ def print_job_pdf(request: HttpRequest, job_id: int) -> HttpResponseBase:
 @csrf_exempt  # machine-to-machine: authenticated by the HMAC signature, not a browser session
 @require_POST
 def agent_event(request: HttpRequest) -> HttpResponse:
-    """An event from an agent: ``{"type": "print.done" | "print.failed", "job": <id>, "message": …}``."""
+    """An event from an agent: ``{"type": "print.done" | "print.failed", "job": <id>, "message": …}``, or a device
+    event (``card.read``, ``qr.scanned`` …) handed to the handler an app registered for it (devices.events)."""
     try:
         terminal = _terminal(request)
         event = json.loads(request.body)
+        if not isinstance(event, dict):
+            raise TypeError("an event is a JSON object")
         kind = event["type"]
-        if kind not in {"print.done", "print.failed"}:
+        if kind in {"print.done", "print.failed"}:
+            job = services.print_job_report(
+                terminal=terminal,
+                job_id=int(event["job"]),
+                ok=kind == "print.done",
+                message=str(event.get("message", "")),
+            )
+            return JsonResponse({"job": job.pk, "status": job.status})
+        handler = event_handler(str(kind))
+        if handler is None:
             return JsonResponse({"error": f"unknown event type {kind!r}"}, status=400)
-        job = services.print_job_report(
-            terminal=terminal,
-            job_id=int(event["job"]),
-            ok=kind == "print.done",
-            message=str(event.get("message", "")),
-        )
+        return JsonResponse(handler(terminal, event))
     except services.EventRefused as refused:
         return JsonResponse({"error": str(refused)}, status=403)
     except (ValueError, KeyError, TypeError) as exc:
         return JsonResponse({"error": f"malformed event: {exc}"}, status=400)
-    return JsonResponse({"job": job.pk, "status": job.status})

@@ -15,6 +15,7 @@ from django.utils import timezone
 from madoguchi.celery import app as celery_app
 
 from . import signing
+from .events import print_job_changed
 from .models import PrintJob, PrintStatus, Terminal
 
 logger = logging.getLogger(__name__)
@@ -59,9 +60,12 @@ def print_jobs_redispatch() -> int:
 
 def print_job_fail(*, job: PrintJob, message: str) -> None:
     """Mark a still-queued job failed with a message the clerk screen shows."""
-    PrintJob.objects.filter(pk=job.pk, status=PrintStatus.QUEUED).update(
+    changed = PrintJob.objects.filter(pk=job.pk, status=PrintStatus.QUEUED).update(
         status=PrintStatus.FAILED, message=message[:300], finished_at=timezone.now()
     )
+    if changed:
+        job.refresh_from_db()
+        print_job_changed(job)
 
 
 def print_jobs_purge() -> int:
@@ -111,4 +115,36 @@ def print_job_report(*, terminal: Terminal, job_id: int, ok: bool, message: str 
         job.message = message[:300]
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "message", "finished_at"])
+        print_job_changed(job)
     return job
+
+
+CARD_TASK = "devices.agent.read_card"
+CARD_COMMAND_SECONDS = 60
+CARD_KINDS = ("mynumber",)
+
+
+class CommandUnavailable(Exception):
+    """The command could not be sent to the terminal's agent (broker unreachable); the message says so."""
+
+
+def card_read_request(*, terminal: Terminal, request_id: str, kind: str, pin: str) -> None:
+    """Ask the terminal's agent to read the card in its reader with ``pin``.
+
+    The PIN travels only inside this one broker message: it is never stored, never logged, and hidden from
+    Celery's task representation (``kwargsrepr``) that monitors and logs show. The message expires after a
+    minute, so a PIN is never used long after it was typed; nothing retries it: the resident types it again.
+    """
+    if kind not in CARD_KINDS:
+        raise ValueError(f"unknown card kind {kind!r}")
+    try:
+        celery_app.send_task(
+            CARD_TASK,
+            kwargs={"request_id": request_id, "kind": kind, "pin": pin},
+            kwargsrepr=repr({"request_id": request_id, "kind": kind, "pin": "****"}),
+            queue=terminal.queue,
+            expires=CARD_COMMAND_SECONDS,
+        )
+    except Exception as exc:
+        logger.warning("card read for terminal %s: broker unreachable", terminal.code)
+        raise CommandUnavailable(f"端末 {terminal.code} に読み取りを依頼できません（通信エラー）") from exc

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 import requests
 from celery import Celery, Task
@@ -13,7 +15,7 @@ from celery import Celery, Task
 from . import broker
 from .client import JobRefused, ServerClient
 from .config import AgentConfig
-from .drivers import PrintFailed, a4_printer
+from .drivers import CardFailed, PrintFailed, a4_printer, card_reader
 from .journal import PrintJournal
 
 logger = logging.getLogger("devices.agent")
@@ -63,3 +65,44 @@ def print_pdf(self: Task, *, job_id: int) -> None:
     except requests.RequestException as exc:
         # The server is unreachable or failing: retry with back-off; the job stays queued on the server.
         raise self.retry(exc=exc, countdown=min(60, 2 ** min(self.request.retries, 6))) from exc
+
+
+def _post_event(client: ServerClient, payload: dict[str, Any], attempts: int = 6) -> None:
+    """Post an event, retrying with back-off while the server is unreachable (the payload never holds a PIN)."""
+    for attempt in range(attempts):
+        try:
+            client.event(payload)
+            return
+        except requests.RequestException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(min(8, 0.5 * 2**attempt))
+
+
+@agent_app.task(name="devices.agent.read_card", max_retries=0)
+def read_card(*, request_id: str, kind: str, pin: str) -> None:
+    """Read the card in this terminal's reader with the PIN the resident typed on the tablet, once.
+
+    The PIN lives only in this call: it is not logged, not retried (a wrong PIN must never be tried again by a
+    machine), and not in the event sent back, which carries the card's data or the reason it failed.
+    """
+    config = AgentConfig.from_env()
+    client = ServerClient(config)
+    try:
+        data = card_reader(config).read(kind=kind, pin=pin)
+    except CardFailed as failed:
+        logger.warning("card read %s failed: %s", request_id, failed.reason)
+        payload: dict[str, Any] = {
+            "type": "card.failed",
+            "request": request_id,
+            "reason": failed.reason,
+            "retries_left": failed.retries_left,
+        }
+    else:
+        logger.info("card read %s done", request_id)
+        payload = {"type": "card.read", "request": request_id, "kind": kind, "card": data}
+    del pin
+    try:
+        _post_event(client, payload)
+    except JobRefused as refused:
+        logger.error("card read %s refused by the server: %s", request_id, refused)

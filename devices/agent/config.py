@@ -17,6 +17,7 @@ class AgentConfig:
     printed_dir: Path
     state_dir: Path
     printer: str
+    card_reader: str = "simulated"
 
     @classmethod
     def from_env(cls) -> AgentConfig:
@@ -32,4 +33,5 @@ class AgentConfig:
             printed_dir=Path(os.environ.get("MADOGUCHI_PRINTED_DIR") or broker.var_dir() / "printed"),
             state_dir=Path(os.environ.get("MADOGUCHI_AGENT_STATE_DIR") or broker.var_dir() / "agent"),
             printer=os.environ.get("MADOGUCHI_A4_PRINTER", "simulated"),
+            card_reader=os.environ.get("MADOGUCHI_CARD_READER", "simulated"),
         )

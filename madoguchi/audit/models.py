@@ -14,6 +14,7 @@ class AuditAction(models.TextChoices):
     EXPORT = "export", _("出力")
     IMPORT = "import", _("取込")
     ADMIN = "admin", _("管理操作")
+    SESSION = "session", _("窓口操作")
 
 
 class AuditEvent(models.Model):

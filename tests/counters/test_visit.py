@@ -1,23 +1,35 @@
-"""The walking skeleton at the clerk's screen, through Django's test client."""
+"""The counter visit through the clerk's screen (Django's test client) and the session services: states in order,
+one clerk at a time, handoff, identification by search, QR and card, 手続ナビ, forms, the tablet's confirmation,
+the output — and each bad input refused with a message and no change."""
+
+from __future__ import annotations
+
+import json
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from counters.models import CounterSession, SessionState
+from counters import services
+from counters.models import CounterGroup, CounterSession, Progress, SessionEvent, SessionState, TabletPairing
+from devices import signing
 from devices.models import PrintJob, PrintStatus
-from integrations.models import ExportBatch, ExportItem
-from integrations.services import export_flush
+from integrations.models import ExportItem, Resident
 from madoguchi.audit.models import AuditAction, AuditEvent
 from tests.conftest import IVS_NAME
 from tests.factories import PASSWORD, CounterFactory, UserFactory, atena
 
 pytestmark = pytest.mark.django_db
 
+PNG = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
 
 @pytest.fixture
 def counter():
-    return CounterFactory()
+    return CounterFactory(code="shimin-1", name="市民課 1番窓口")
 
 
 def _open(client: Client, counter) -> CounterSession:
@@ -26,10 +38,20 @@ def _open(client: Client, counter) -> CounterSession:
     return CounterSession.objects.latest("opened_at")
 
 
-def test_login_page_is_served() -> None:
-    response = Client().get(reverse("accounts:login"))
-    assert response.status_code == 200
-    assert "ログイン" in response.content.decode()
+def _post(client: Client, session: CounterSession, name: str, data: dict | None = None, **kwargs) -> str:
+    session.refresh_from_db()
+    payload = {"version": session.version, **(data or {})}
+    response = client.post(
+        reverse(f"counters:{name}", args=[session.reception_no, *kwargs.values()]), payload
+    )
+    assert response.status_code == 302, response.content[:500]
+    return client.get(reverse("counters:session", args=[session.reception_no])).content.decode()
+
+
+def _tablet(counter) -> TabletPairing:
+    code = services.pairing_code_issue(counter=counter, clerk=None)
+    pairing, _ = services.tablet_pair(counter_code=counter.code, code=code)
+    return pairing
 
 
 def test_counter_pages_need_a_clerk(counter) -> None:
@@ -45,116 +67,288 @@ def test_reception_numbers_count_up_per_counter_and_day(clerk_client, counter) -
     assert second.reception_no.endswith("-0002")
 
 
-def test_visit_from_search_to_print_and_export(
-    clerk_client, clerk, counter, small_city, starter_forms, local_storage, django_capture_on_commit_callbacks
+def test_a_whole_visit_from_search_to_print_and_export(
+    clerk_client, clerk, counter, small_city, navigation, local_storage, django_capture_on_commit_callbacks
 ) -> None:
     session = _open(clerk_client, counter)
-    url = reverse("counters:session", args=[session.reception_no])
+    page = clerk_client.get(reverse("counters:session", args=[session.reception_no]), {"name": "かさい"})
+    assert IVS_NAME in page.content.decode()  # shown byte-exact, variation selector included
 
-    page = clerk_client.get(url, {"name": "かさい"}).content.decode()
-    assert IVS_NAME in page  # shown byte-exact, variation selector included
+    page = _post(clerk_client, session, "session_identify", {"atena_no": atena(1)})
+    session.refresh_from_db()
+    assert session.state == SessionState.IDENTIFIED and session.identified_by == "search"
+    assert "手続を調べる" in page
 
-    clerk_client.post(
-        reverse("counters:session_identify", args=[session.reception_no]), {"atena_no": atena(1)}
+    # 転入 with a child of 8 moving in too: 手続ナビ adds 児童手当 and 子ども医療費助成.
+    page = _post(
+        clerk_client,
+        session,
+        "session_interview",
+        {
+            "life_event": ["tennyu"],
+            "answer_kokuho": "yes",
+            "answer_inkan": "no",
+            "companion_shi": [IVS_NAME, ""],
+            "companion_mei": ["一太", ""],
+            "companion_birth_date": ["2018-05-05", ""],
+            "companion_zokugara": ["子", ""],
+        },
     )
     session.refresh_from_db()
-    assert session.state == SessionState.IDENTIFIED
+    assert session.state == SessionState.INTERVIEW
+    codes = [item["code"] for item in session.procedures]
+    assert "jido_teate" in codes and "kodomo_iryo" in codes and "kokuho" in " ".join(codes)
+    assert "児童手当" in page
 
-    pdf = clerk_client.get(reverse("counters:session_form_pdf", args=[session.reception_no]))
-    assert pdf["Content-Type"] == "application/pdf"
-    assert pdf.content.startswith(b"%PDF")
-    views = AuditEvent.objects.filter(action=AuditAction.VIEW, target_ref=atena(1), actor=clerk)
-    assert views.count() == 1  # the form (the test client does not follow the redirect to the session page)
-    clerk_client.get(url)
-    clerk_client.get(url)
-    assert views.count() == 3  # every display of the person is recorded, reloads included
+    page = _post(clerk_client, session, "session_prepare")
+    session.refresh_from_db()
+    assert session.state == SessionState.FORMS
+    forms = {form.form_code: form for form in session.forms.all()}
+    assert {"juminido", "jido_teate", "kodomo_iryo"} <= set(forms)
+    assert forms["juminido"].prefilled > 3
+    assert IVS_NAME in json.dumps(forms["juminido"].data, ensure_ascii=False)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        clerk_client.post(reverse("counters:session_finish", args=[session.reception_no]))
+    # A correction that a spreadsheet would run as a formula is refused; nothing is saved.
+    phone_field = next(key for key in forms["juminido"].data if "tel" in key or "phone" in key)
+    _post(clerk_client, session, "session_form_save", {f"f_{phone_field}": "=1+2"}, form="juminido")
+    forms["juminido"].refresh_from_db()
+    assert forms["juminido"].data[phone_field] != "=1+2" and forms["juminido"].edited_at is None
+    _post(clerk_client, session, "session_form_save", {f"f_{phone_field}": "090-1234-5678"}, form="juminido")
+    forms["juminido"].refresh_from_db()
+    assert forms["juminido"].data[phone_field] == "090-1234-5678"
+
+    # What no record holds, the clerk asks and types.
+    for form, values in [
+        ("kokuho_ido", {"f_ido_bi": "2026-11-20", "f_todokedenin_kankei": "本人"}),
+        ("jido_teate", {"f_seikyusha_nenkin": "国民年金（自営業など）"}),
+        ("kodomo_iryo", {"f_hogosha_kankei": "母", "f_hoken_shubetsu": "国民健康保険"}),
+    ]:
+        _post(clerk_client, session, "session_form_save", values, form=form)
+    page = _post(clerk_client, session, "session_to_tablet")
+    session.refresh_from_db()
+    assert session.state == SessionState.CONFIRMING, page[page.find('class="messages"') :][:600]
+
+    tablet = _tablet(counter)
+    services.tablet_confirm(session=session, pairing=tablet, signature=PNG, version=session.version)
+    session.refresh_from_db()
+    assert session.state == SessionState.OUTPUT and session.progress == Progress.CONFIRMED
+
+    with django_capture_on_commit_callbacks(execute=False):
+        _post(clerk_client, session, "session_finish")
     session.refresh_from_db()
     assert session.state == SessionState.FINISHED
-    assert (session.form_code, session.form_version) == ("juminido", 2)
-    job = session.print_job
-    assert job is not None
-    assert job.status == PrintStatus.QUEUED and job.dispatch_count == 1
-    assert AuditEvent.objects.filter(action=AuditAction.PRINT, target_ref=atena(1)).exists()
-
-    keys = export_flush(storage=local_storage)
-    assert len(keys) == 1
-    data = local_storage.get(keys[0])
-    lines = data.split(b"\r\n")
-    assert lines[0].startswith("受付番号,届出日,異動事由,異動日,宛名番号".encode())
-    assert session.reception_no.encode() in lines[1]
-    assert IVS_NAME.encode() in lines[1]
-    assert data.endswith(b"\r\n") and b"\n" not in data.replace(b"\r\n", b"")
-
-    # Finishing again is refused and exports nothing more; flushing again writes nothing more.
-    response = clerk_client.post(reverse("counters:session_finish", args=[session.reception_no]), follow=True)
-    assert "cannot be finished" in response.content.decode()
-    assert export_flush(storage=local_storage) == []
-    assert ExportItem.objects.count() == 1 and ExportBatch.objects.count() == 1
+    assert services.session_output_run(session_id=session.pk) == "printed"
+    assert services.session_output_run(session_id=session.pk) == "done"  # once only
+    session.refresh_from_db()
+    assert session.progress == Progress.OUTPUT and session.print_job is not None
     assert PrintJob.objects.count() == 1
+    exported = set(
+        ExportItem.objects.filter(reception_no=session.reception_no).values_list("kind", flat=True)
+    )
+    assert {"juminido", "jido_teate"} <= exported
+
+    kinds = list(session.events.values_list("kind", flat=True))
+    assert kinds[:5] == ["open", "identify", "interview", "forms", "form_edit"]
+    assert kinds[-3:] == ["confirm", "finish", "output"]
+    states = list(session.events.values_list("state", flat=True))
+    assert SessionState.CONFIRMING in states and states[-1] == SessionState.FINISHED
+    audited = AuditEvent.objects.filter(action=AuditAction.SESSION, target_ref=session.reception_no)
+    assert audited.count() == len(kinds)
+    assert AuditEvent.objects.filter(action=AuditAction.PRINT, target_ref=atena(1)).exists()
+    # Nothing personal in the timeline.
+    assert IVS_NAME not in json.dumps(
+        list(session.events.values_list("detail", flat=True)), ensure_ascii=False
+    )
 
 
-def test_another_clerk_cannot_open_someone_elses_session(clerk_client, counter) -> None:
+def test_a_second_clerk_cannot_work_the_same_session(clerk_client, counter, small_city) -> None:
     session = _open(clerk_client, counter)
-    other = Client()
-    other.login(username=UserFactory(roles=["clerk"]).username, password=PASSWORD)
-    assert other.get(reverse("counters:session", args=[session.reception_no])).status_code == 404
+    other = UserFactory(roles=["clerk"], display_name="二人目")
+    other_client = Client()
+    other_client.login(username=other.username, password=PASSWORD)
+    page = other_client.get(reverse("counters:session", args=[session.reception_no])).content.decode()
+    assert "対応中です" in page and "この人を選択" not in page
+    before = session.version
+    response = other_client.post(
+        reverse("counters:session_identify", args=[session.reception_no]), {"atena_no": atena(1)}, follow=True
+    )
+    assert "対応中です" in response.content.decode()
+    session.refresh_from_db()
+    assert session.state == SessionState.RECEPTION and session.version == before
+    with pytest.raises(services.SessionBusy):
+        services.session_claim(session=session, clerk=other)
 
 
-def test_export_waits_in_the_outbox_while_storage_is_down(
-    clerk, counter, small_city, starter_forms, s3_bucket
+def test_handoff_keeps_the_timeline_and_waits_for_a_clerk_there(
+    clerk, clerk_client, counter, small_city
 ) -> None:
-    from counters import services
-    from integrations.storage import S3Storage
-    from tests.conftest import free_port
+    hoken = CounterFactory(code="hoken-1", name="保険年金課 1番窓口")
+    session = _open(clerk_client, counter)
+    _post(clerk_client, session, "session_identify", {"atena_no": atena(1)})
+    clerk_client.post(
+        reverse("counters:session_handoff", args=[session.reception_no]), {"counter": hoken.code}
+    )
+    session.refresh_from_db()
+    assert session.counter == hoken and session.clerk is None and session.state == SessionState.IDENTIFIED
+    second = UserFactory(roles=["clerk"])
+    services.session_claim(session=session, clerk=second)
+    session.refresh_from_db()
+    assert session.clerk == second
+    events = list(session.events.values_list("kind", "counter__code"))
+    assert events == [
+        ("open", counter.code),
+        ("identify", counter.code),
+        ("handoff", hoken.code),
+        ("claim", hoken.code),
+    ]
+    handoff = session.events.get(kind="handoff")
+    assert handoff.detail == {"from": counter.code, "to": hoken.code}
 
+
+def test_a_stale_submission_is_refused(clerk, counter, small_city) -> None:
     session = services.counter_session_open(counter=counter, clerk=clerk)
-    services.counter_session_identify(session=session, atena_no=atena(2), actor=clerk)
-    services.counter_session_finish(session=session, actor=clerk)
-    down = S3Storage(s3_bucket.bucket, endpoint_url=f"http://127.0.0.1:{free_port()}", region="us-east-1")
-    assert export_flush(storage=down) == []
-    batch = ExportBatch.objects.get()
-    assert batch.written_at is None and batch.attempts == 1 and batch.last_error
-    assert export_flush(storage=s3_bucket) == [batch.object_key]
-    assert s3_bucket.get(batch.object_key).count(session.reception_no.encode()) == 1
-
-
-def test_ui_is_japanese_first_and_translated() -> None:
-    assert "パスワード" in Client().get(reverse("accounts:login")).content.decode()
-    english = Client(headers={"accept-language": "en"}).get(reverse("accounts:login")).content.decode()
-    assert "Password" in english and "パスワード" not in english
-
-
-def test_finishing_with_a_formula_like_value_is_refused_and_changes_nothing(
-    clerk, counter, starter_forms, local_storage
-) -> None:
-    from counters import services
-    from tests.conftest import import_file
-    from tests.factories import juki_csv, juki_row
-
-    # 住民異動届's 方書 column is prefilled from the resident's 方書.
-    import_file(local_storage, juki_csv([juki_row(1, 方書="=1+1")]))
-    session = services.counter_session_open(counter=counter, clerk=clerk)
-    services.counter_session_identify(session=session, atena_no=atena(1), actor=clerk)
-    with pytest.raises(services.SessionError, match="column 方書"):
-        services.counter_session_finish(session=session, actor=clerk)
+    old = session.version
+    services.session_identify(session=session, atena_no=atena(1), clerk=clerk, version=old)
+    session.refresh_from_db()
+    with pytest.raises(services.SessionStale):
+        services.session_step_back(session=session, clerk=clerk, to=SessionState.RECEPTION, version=old)
     session.refresh_from_db()
     assert session.state == SessionState.IDENTIFIED
-    assert not PrintJob.objects.exists() and not ExportItem.objects.exists()
 
 
-def test_bad_page_numbers_and_missing_forms_are_handled(clerk_client, clerk, counter, small_city) -> None:
-    session = _open(clerk_client, counter)
-    url = reverse("counters:session", args=[session.reception_no])
-    assert clerk_client.get(url, {"name": "タカハシ", "page": "abc"}).status_code == 200
-    clerk_client.post(
-        reverse("counters:session_identify", args=[session.reception_no]), {"atena_no": atena(3)}
+def test_a_resident_who_moved_out_or_died_is_refused(clerk, counter, small_city) -> None:
+    Resident.objects.filter(atena_no=atena(2)).update(juumin_jotai="3")
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    with pytest.raises(services.SessionError, match="死亡により消除"):
+        services.session_identify(session=session, atena_no=atena(2), clerk=clerk)
+    session.refresh_from_db()
+    assert session.state == SessionState.RECEPTION and session.atena_no == ""
+    assert not session.events.filter(kind="identify").exists()
+
+
+def test_qr_codes_identify_or_are_refused_with_their_reason(clerk, counter, small_city) -> None:
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    for payload, reason in [
+        ("", "空です"),
+        ("hello world", "形式が違います"),
+        ("XYZ:1", "種類"),
+        (
+            f"MDG1-ATENA:{atena(1)[:-1]}9" if not atena(1).endswith("9") else f"MDG1-ATENA:{atena(1)[:-1]}8",
+            "チェックデジット",
+        ),
+        ("MDG1-ATENA:12ab", "数字ではありません"),
+    ]:
+        with pytest.raises(services.SessionError, match=reason):
+            services.session_qr(session=session, payload=payload, clerk=clerk)
+    session.refresh_from_db()
+    assert session.state == SessionState.RECEPTION
+    services.session_qr(session=session, payload=f"MDG1-ATENA:{atena(1)}", clerk=clerk)
+    session.refresh_from_db()
+    assert session.atena_no == atena(1) and session.identified_by == "qr"
+
+
+def _agent_post(client: Client, terminal, event: dict):
+    body = json.dumps(event).encode()
+    path = reverse("devices:agent_event")
+    headers = signing.signed_headers(
+        terminal=terminal.code, secret=terminal.secret, method="POST", path=path, body=body
     )
-    # No form has been loaded: finishing says so instead of failing.
-    response = clerk_client.post(reverse("counters:session_finish", args=[session.reception_no]), follow=True)
-    assert "no version is published" in response.content.decode()
-    assert (
-        clerk_client.get(reverse("counters:session_form_pdf", args=[session.reception_no])).status_code == 409
+    return client.post(path, body, content_type="application/json", headers=headers)
+
+
+def test_a_card_read_identifies_a_visitor_moving_in_and_forgets_the_number(
+    clerk, counter, small_city
+) -> None:
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    session = services.session_card_request(session=session, clerk=clerk)
+    request_id = session.card["request"]
+    tablet = _tablet(counter)
+    session.refresh_from_db()
+    sent = []
+    original = services.devices.card_read_request
+    services.devices.card_read_request = lambda **kwargs: sent.append(
+        kwargs
+    )  # the broker is not the point here
+    try:
+        services.tablet_card_pin(session=session, pairing=tablet, pin="1234", version=session.version)
+    finally:
+        services.devices.card_read_request = original
+    assert sent[0]["pin"] == "1234" and sent[0]["request_id"] == request_id
+    session.refresh_from_db()
+    assert "1234" not in json.dumps(session.card) and session.card["status"] == "reading"
+
+    agent = Client()
+    other = CounterFactory().terminal
+    refused = _agent_post(agent, other, {"type": "card.read", "request": request_id, "card": {"name": "x"}})
+    assert refused.status_code == 403
+    card = {
+        "name": "窓口　花子",
+        "address": "東京都千代田区霞が関一丁目1番1号",
+        "birth_date": "1985-04-01",
+        "sex": "2",
+        "individual_number": "123456789018",
+    }
+    response = _agent_post(
+        agent, counter.terminal, {"type": "card.read", "request": request_id, "card": card}
     )
+    assert response.status_code == 200, response.content
+    session.refresh_from_db()
+    assert session.state == SessionState.IDENTIFIED and session.identified_by == "card"
+    assert session.card["shimei"] == "窓口　花子" and session.atena_no == ""  # not in the mirror: moving in
+    stored = json.dumps(list(CounterSession.objects.values()), default=str)
+    stored += json.dumps(list(SessionEvent.objects.values()), default=str)
+    stored += json.dumps(list(AuditEvent.objects.values()), default=str)
+    assert "123456789018" not in stored and '1234"' not in stored
+    # The same event again changes nothing.
+    again = _agent_post(agent, counter.terminal, {"type": "card.read", "request": request_id, "card": card})
+    assert again.json()["status"] == "ignored"
+
+
+def test_a_wrong_pin_is_shown_with_the_retries_left(clerk, counter) -> None:
+    session = services.session_card_request(
+        session=services.counter_session_open(counter=counter, clerk=clerk), clerk=clerk
+    )
+    CounterSession.objects.filter(pk=session.pk).update(card={**session.card, "status": "reading"})
+    response = _agent_post(
+        Client(),
+        counter.terminal,
+        {"type": "card.failed", "request": session.card["request"], "reason": "wrong_pin", "retries_left": 2},
+    )
+    assert response.status_code == 200
+    session.refresh_from_db()
+    assert session.state == SessionState.RECEPTION
+    assert session.card["reason"] == "wrong_pin" and session.card["retries_left"] == 2
+
+
+def test_a_tablet_of_another_counter_cannot_touch_the_session(clerk, counter, small_city) -> None:
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    stranger = _tablet(CounterFactory())
+    with pytest.raises(services.TabletRefused):
+        services.tablet_language(session=session, pairing=stranger, language="en", version=session.version)
+    session.refresh_from_db()
+    assert session.language == "ja"
+
+
+def test_tickets_are_called_once_each(clerk, counter) -> None:
+    group = CounterGroup.objects.create(code="shimin", name="市民課", ticket_prefix="A")
+    counter.group = group
+    counter.save()
+    second = CounterFactory(group=group)
+    first_ticket, second_ticket = services.ticket_issue(group=group), services.ticket_issue(group=group)
+    assert (first_ticket.label, second_ticket.label) == ("A001", "A002")
+    one = services.ticket_call_next(counter=counter, clerk=clerk)
+    two = services.ticket_call_next(counter=second, clerk=UserFactory(roles=["clerk"]))
+    assert one.ticket == first_ticket and two.ticket == second_ticket
+    assert services.ticket_call_next(counter=counter, clerk=clerk) is None
+
+
+def test_a_print_report_moves_the_session_on_the_clerk_screen(clerk, counter, small_city, navigation) -> None:
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    job = PrintJob.objects.create(terminal=counter.terminal, title="t", requested_by=clerk)
+    CounterSession.objects.filter(pk=session.pk).update(print_job=job, state=SessionState.FINISHED)
+    before = CounterSession.objects.get(pk=session.pk).version
+    from devices.services import print_job_report
+
+    print_job_report(terminal=counter.terminal, job_id=job.pk, ok=True)
+    session.refresh_from_db()
+    assert session.version == before + 1 and session.print_job.status == PrintStatus.PRINTED

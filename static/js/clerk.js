@@ -1,0 +1,65 @@
+// The clerk screen's live part: server-sent events from the session (or the desk) push a snapshot after every
+// change — a tablet confirmation, a card read, a print — and the page reloads what changed. Nothing polls.
+(function () {
+  "use strict";
+  const live = document.getElementById("live");
+  if (!live) return;
+  let dirty = false;
+  document.addEventListener("input", function (event) {
+    if (event.target.closest("form")) dirty = true;
+  });
+  document.addEventListener("submit", function () { dirty = false; });
+
+  let known = null;
+  function onSnapshot(data) {
+    const text = JSON.stringify(data);
+    if (known === null) {
+      known = text;
+      // The page was rendered at data-version; a change between render and connect shows at once.
+      if (live.dataset.version && data.version !== undefined && String(data.version) !== live.dataset.version) refresh();
+      return;
+    }
+    if (text !== known) {
+      known = text;
+      refresh();
+    }
+  }
+  function refresh() {
+    if (dirty) {
+      let banner = document.getElementById("live-banner");
+      if (!banner) {
+        banner = document.createElement("p");
+        banner.id = "live-banner";
+        banner.className = "notice";
+        banner.setAttribute("role", "status");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = live.dataset.reloadLabel || "更新があります — 再表示";
+        button.addEventListener("click", function () { window.location.reload(); });
+        banner.appendChild(button);
+        live.appendChild(banner);
+      }
+      return;
+    }
+    window.location.reload();
+  }
+  const source = new EventSource(live.dataset.events);
+  source.addEventListener("snapshot", function (event) { onSnapshot(JSON.parse(event.data)); });
+  source.addEventListener("session", function () { /* a snapshot follows every change */ });
+
+  // The interview shows the questions of the life events ticked.
+  const interview = document.querySelector("form.interview");
+  if (interview) {
+    const sync = function () {
+      const chosen = Array.from(interview.querySelectorAll("input[name=life_event]:checked")).map((box) => box.value);
+      interview.querySelectorAll(".question").forEach(function (question) {
+        const events = question.dataset.events.split(" ");
+        question.hidden = !events.some((code) => chosen.includes(code));
+      });
+    };
+    interview.addEventListener("change", sync);
+    sync();
+  }
+  const qr = document.querySelector("[data-testid=qr-input]");
+  if (qr && !document.querySelector(".search input:not([type=hidden])[value]:not([value=''])")) qr.focus();
+})();
