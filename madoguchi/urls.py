@@ -13,5 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("devices/", include("devices.urls")),
     path("forms/", include("forms_engine.urls")),
+    path("counters/navigation/", include("counters.navigation_urls")),
     path("", include("counters.urls")),
 ]

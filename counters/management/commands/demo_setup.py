@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from counters.models import Counter
+from counters.navigation import navigation_seed_load
 from devices.models import Terminal
 from forms_engine.management.commands.load_starter_forms import result_summary
 from forms_engine.services import form_starter_pack_load
@@ -56,6 +57,7 @@ class Command(BaseCommand):
         )
         for result in form_starter_pack_load():
             self.stdout.write(f"form {result.template.code}: {result_summary(result)}")
+        self.stdout.write(f"navigation: created {navigation_seed_load()}")
 
         if reload_residents or not Resident.objects.exists():
             storage = default_storage()
