@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from counters.models import Counter
+from counters.models import Counter, CounterGroup
 from counters.navigation import navigation_seed_load
 from devices.models import Terminal
 from forms_engine.management.commands.load_starter_forms import result_summary
@@ -52,12 +52,21 @@ class Command(BaseCommand):
         terminal, _ = Terminal.objects.get_or_create(
             code=DEMO_TERMINAL_CODE, defaults={"name": "デモ端末", "secret": DEMO_TERMINAL_SECRET}
         )
-        Counter.objects.get_or_create(
-            code="shimin-1", defaults={"name": "市民課 1番窓口", "department": "市民課", "terminal": terminal}
-        )
         for result in form_starter_pack_load():
             self.stdout.write(f"form {result.template.code}: {result_summary(result)}")
         self.stdout.write(f"navigation: created {navigation_seed_load()}")
+        # Two counters on the one demo terminal (its agent prints and reads cards for both), each in the ticket
+        # group of its department, so a visit can be handed from 市民課 to 保険年金課.
+        for code, name, department, group in (
+            ("shimin-1", "市民課 1番窓口", "市民課", "shimin"),
+            ("hoken-1", "保険年金課 1番窓口", "保険年金課", "hoken"),
+        ):
+            counter, _ = Counter.objects.get_or_create(
+                code=code, defaults={"name": name, "department": department, "terminal": terminal}
+            )
+            if counter.group_id is None:
+                counter.group = CounterGroup.objects.filter(code=group).first()
+                counter.save(update_fields=["group"])
 
         if reload_residents or not Resident.objects.exists():
             storage = default_storage()
