@@ -274,7 +274,7 @@ class ProcedureRule(models.Model):
     """The procedure applies when the visit is about one of ``life_events`` and every condition holds.
 
     A condition is a binding over the form context (docs/forms.md §2) read as true or false, e.g.
-    ``household|age_under:15|count`` (a child under 15) or ``answers.kokuho|eq:'yes'``.
+    ``household|age_under(15)|count`` (a child under 15) or ``answers.kokuho|eq('yes')``.
     """
 
     procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="rules")
