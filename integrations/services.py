@@ -25,6 +25,7 @@ from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
 from madoguchi.moji.csvsafe import FORMULA_PREFIXES, UnsafeCsvValue, check_cell, write_csv
 
+from .hooks import export_written_notify
 from .juki_import import (
     DIFF_CODES,
     MAX_REPORTED_PROBLEMS,
@@ -484,7 +485,7 @@ def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
 
     Rows are first bound to a batch with a fixed key (durable), then the batch file is written. A batch whose
     write fails stays pending and is written, under the same key, by the next flush; one failing batch never
-    holds up the others.
+    holds up the others. After each written batch, ``hooks.export_written_notify`` gets its reception numbers.
     """
     storage = storage or default_storage()
     _export_batches_form()
@@ -509,5 +510,6 @@ def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
             target_ref=str(batch.pk),
             detail={"kind": batch.kind, "rows": len(items), "key": batch.object_key},
         )
+        export_written_notify([item.reception_no for item in items])
         written.append(batch.object_key)
     return written

@@ -14,5 +14,6 @@ urlpatterns = [
     path("devices/", include("devices.urls")),
     path("forms/", include("forms_engine.urls")),
     path("counters/navigation/", include("counters.navigation_urls")),
+    path("counters/stats/", include("counters.stats_urls")),
     path("", include("counters.urls")),
 ]
