@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("devices/", include("devices.urls")),
     path("forms/", include("forms_engine.urls")),
+    path("tablet/", include("counters.tablet_urls")),
     path("counters/navigation/", include("counters.navigation_urls")),
     path("counters/stats/", include("counters.stats_urls")),
     path("", include("counters.urls")),
