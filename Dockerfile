@@ -1,5 +1,5 @@
-# madoguchi production image: web (gunicorn, the default CMD), Celery worker and beat all run from it
-# (see docker-compose.yml). The counter-PC agent is not meant to run from this image.
+# madoguchi production image: web (gunicorn with uvicorn workers, the default CMD), Celery worker and beat all
+# run from it (see docker-compose.yml). The counter-PC agent is not meant to run from this image.
 #
 #   docker build -t madoguchi .
 #   docker run --rm -p 8000:8000 -e DJANGO_SECRET_KEY=... -e DATABASE_URL=... madoguchi
@@ -71,4 +71,7 @@ USER madoguchi
 
 EXPOSE 8000
 
-CMD ["gunicorn", "madoguchi.wsgi:application", "--worker-class", "gthread", "--threads", "8", "--workers", "3", "--bind", "0.0.0.0:8000"]
+# ASGI: gunicorn with uvicorn workers, so each open server-sent-events stream (clerk screen, tablet) costs no thread.
+# Several worker processes need Redis for the push channel (MADOGUCHI_PUSH_URL, default REDIS_URL); without it set
+# --workers 1. Open streams hold a worker on shutdown until the graceful timeout, inside compose's 10 s stop.
+CMD ["gunicorn", "madoguchi.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", "3", "--graceful-timeout", "8", "--bind", "0.0.0.0:8000"]

@@ -45,6 +45,26 @@ def _banner(url: str) -> str:
     return "\n".join(lines)
 
 
+def web_command(port: str) -> list[str]:
+    """gunicorn serving madoguchi.asgi with uvicorn workers (server-sent events need no thread each). ONE process:
+    without Redis the push channel is an in-process hub, which reaches only the streams of the publishing process.
+    Open event streams keep a worker busy on shutdown until the graceful timeout, well inside the 15 s stop below."""
+    return [
+        str(BIN / "gunicorn"),
+        "madoguchi.asgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--worker-class",
+        "uvicorn_worker.UvicornWorker",
+        "--workers",
+        "1",
+        "--graceful-timeout",
+        "5",
+        "--access-logfile",
+        "-",
+    ]
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
     port = os.environ.get("MADOGUCHI_DEMO_PORT", "8000")
@@ -68,23 +88,7 @@ def main() -> int:
         "MADOGUCHI_TERMINAL_SECRET": DEMO_TERMINAL_SECRET,
     }
     commands = {
-        "web": (
-            [
-                str(BIN / "gunicorn"),
-                "madoguchi.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                "1",
-                "--threads",
-                "32",
-                "--access-logfile",
-                "-",
-            ],
-            os.environ,
-        ),
+        "web": (web_command(port), os.environ),
         "worker": (
             [
                 str(BIN / "celery"),

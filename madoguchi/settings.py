@@ -148,6 +148,11 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- Push channel (madoguchi.push) ---------------------------------------------------------------------
+# Redis pub/sub for the live screens' events, default REDIS_URL. Empty: an in-process hub, which reaches only the
+# streams of the publishing process — then the web must run as one process.
+MADOGUCHI_PUSH_URL = env.str("MADOGUCHI_PUSH_URL", default=env.str("REDIS_URL", default=""))
+
 # --- Object storage (integrations.storage) ------------------------------------------------------------
 OBJECT_STORAGE = {
     "BACKEND": env.str("OBJECT_STORAGE_BACKEND", default="local"),  # "local" or "s3"
