@@ -81,6 +81,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory: browser tests run Celery workers in other processes against the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-madoguchi.sqlite3")}
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql") and env.bool(
+    "MADOGUCHI_DB_POOL", default=True
+):
+    # A bounded connection pool per process. Under ASGI every request in flight holds its own connection, so without
+    # a pool 135 counters' requests pass PostgreSQL's max_connections and fail; with it they wait for a free one.
+    # Keep web processes × MADOGUCHI_DB_POOL_MAX (+ workers) below max_connections.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("MADOGUCHI_DB_POOL_MAX", default=20),
+        "timeout": 30,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -133,6 +144,7 @@ CELERY_TASK_ROUTES = {
     "integrations.tasks.inbound_*": {"queue": "imports"},
     "integrations.tasks.export_*": {"queue": "exports"},
     "forms_engine.tasks.packet_render": {"queue": "render"},
+    "counters.tasks.session_output": {"queue": "render"},
 }
 # Seconds between looks at the inbound prefix for core-system files (R-L1: at most 10 minutes).
 MADOGUCHI_INBOUND_INTERVAL_SECONDS = env.int("MADOGUCHI_INBOUND_INTERVAL_SECONDS", default=300)
@@ -145,6 +157,8 @@ CELERY_BEAT_SCHEDULE = {
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
     "render-redispatch": {"task": "forms_engine.tasks.packet_renders_redispatch", "schedule": 60.0},
     "print-purge": {"task": "devices.tasks.print_jobs_purge", "schedule": 3600.0},
+    "session-output-redispatch": {"task": "counters.tasks.sessions_output_redispatch", "schedule": 60.0},
+    "session-wipe": {"task": "counters.tasks.sessions_wipe_signatures", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
