@@ -9,6 +9,8 @@ UV_VERSION := 0.13.8
 DEMO_PACKAGES := fonts-ipamj-mincho libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 gettext
 # Tests also read PDFs back (poppler) and drive Debian's Chromium.
 TEST_PACKAGES := $(DEMO_PACKAGES) poppler-utils zbar-tools chromium
+# axe-core (npm) is injected into the end-to-end tests' pages; Debian's Node and npm when npm is missing.
+TEST_PACKAGES += $(if $(shell command -v npm),,nodejs npm)
 TEST_VAR := $(CURDIR)/var/test
 
 .PHONY: demo test lint typecheck system-demo system-test venv messages repertoire clean
@@ -16,7 +18,7 @@ TEST_VAR := $(CURDIR)/var/test
 demo: system-demo venv messages repertoire
 	$(VENV)/bin/python -m madoguchi.demo
 
-test: system-test venv messages repertoire
+test: system-test venv messages repertoire node_modules/.installed
 	rm -rf "$(TEST_VAR)" && mkdir -p "$(TEST_VAR)"
 	$(MAKE) --no-print-directory lint typecheck
 	MADOGUCHI_VAR_DIR="$(TEST_VAR)" $(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -46,6 +48,10 @@ messages: venv
 # The MJ repertoire (madoguchi/moji) is generated from the cmap of Debian's IPAmj明朝, never committed.
 repertoire: venv
 	$(VENV)/bin/python -m madoguchi.moji.repertoire build
+
+node_modules/.installed: package.json package-lock.json | system-test
+	npm ci --no-audit --no-fund
+	touch $@
 
 system-demo:
 	@.ci/system-packages $(DEMO_PACKAGES)
