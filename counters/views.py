@@ -34,6 +34,7 @@ from .models import Counter, CounterGroup, CounterSession, LifeEvent, SessionSta
 
 clerk_required = role_required(Role.CLERK)
 COMPANION_ROWS = 4
+EDITABLE = (SessionState.FORMS, SessionState.RETURNED)
 
 
 def _session(reception_no: str) -> CounterSession:
@@ -180,11 +181,15 @@ def desk_tablet_revoke(request: HttpRequest, code: str, tablet_id: int) -> HttpR
 def _form_rows(session: CounterSession) -> list[dict[str, Any]]:
     """Each form of the session with its fields and values, for the clerk to check and correct."""
     rows = []
-    for form in selectors.session_forms(session=session):
-        version = FormVersion.objects.select_related("template").get(
-            template__code=form.form_code, number=form.form_version
+    forms = list(selectors.session_forms(session=session))
+    versions = {
+        (version.template.code, version.number): version
+        for version in FormVersion.objects.select_related("template").filter(
+            template__code__in=[form.form_code for form in forms]
         )
-        spec = render_source(version=version).spec
+    }
+    for form in forms:
+        spec = render_source(version=versions[(form.form_code, form.form_version)]).spec
         fields = []
         for field in spec.fields:
             value = form.data.get(field.key, "")
@@ -257,7 +262,9 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
             "life_events": life_events,
             "questions": list(questions.values()),
             "companions": companions,
-            "form_rows": _form_rows(session) if mine and session.forms.exists() else [],
+            # The editable fields only while the forms can be corrected; otherwise the list of forms.
+            "form_rows": _form_rows(session) if mine and session.state in EDITABLE else [],
+            "form_list": list(selectors.session_forms(session=session)) if mine else [],
             "other_counters": Counter.objects.exclude(pk=session.counter_id).order_by("code"),
             "timeline": session.events.select_related("actor", "counter"),
             "print_job": session.print_job,
