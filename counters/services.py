@@ -550,9 +550,11 @@ def session_interview(
     clean: dict[str, Any] = {}
     for code, value in answers.items():
         question = questions.get(code)
-        if question is None:
-            raise SessionError(f"聞き取り項目 {code} はこのライフイベントにありません")
         value = str(value).strip()
+        if question is None:
+            if not value:
+                continue  # a question of a life event not chosen, left empty
+            raise SessionError(f"聞き取り項目 {code} はこのライフイベントにありません")
         if question.kind == "yesno" and value not in ("", "yes", "no"):
             raise SessionError(f"{question.text}: 「はい」か「いいえ」を選んでください")
         if (

@@ -55,6 +55,8 @@
       interview.querySelectorAll(".question").forEach(function (question) {
         const events = question.dataset.events.split(" ");
         question.hidden = !events.some((code) => chosen.includes(code));
+        // A hidden question is not asked: its inputs are not sent.
+        question.querySelectorAll("input, select").forEach((input) => { input.disabled = question.hidden; });
       });
     };
     interview.addEventListener("change", sync);

@@ -206,13 +206,6 @@ def _walk_in(page: Any, live_server, counter) -> str:
 
 
 def _save_interview(page: Any) -> None:
-    # WORKAROUND (remove when fixed): clerk.js hides the questions of the life events not ticked but still submits
-    # their inputs, and services.session_interview refuses any answer of another event ("聞き取り項目 … はこの
-    # ライフイベントにありません"), even an empty one. Disable the hidden ones, as the screen should.
-    page.evaluate(
-        """() => document.querySelectorAll("form.interview .question[hidden] :is(input, select)")
-            .forEach((input) => { input.disabled = true; })"""
-    )
     page.get_by_test_id("interview-save").click()
     _state(page, "聞き取り")
 
