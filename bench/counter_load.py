@@ -152,7 +152,10 @@ def _setup(clients: int, households: int) -> list[Seat]:
         seats.append(
             Seat(
                 counter=counter.code,
-                cookies={settings.SESSION_COOKIE_NAME: store.session_key, settings.CSRF_COOKIE_NAME: csrf},
+                cookies={
+                    settings.SESSION_COOKIE_NAME: str(store.session_key),
+                    settings.CSRF_COOKIE_NAME: csrf,
+                },
                 tablet_cookies={"madoguchi_tablet": token, settings.CSRF_COOKIE_NAME: csrf},
                 residents=[(atena, f"{shi} {mei}".strip()) for atena, shi, mei in mine],
             )
@@ -182,7 +185,7 @@ async def _sse(client, url: str, on_event, ready: asyncio.Event | None = None) -
     async with client.stream("GET", url, timeout=None) as response:
         if response.status_code != 200:
             raise RuntimeError(f"{url}: {response.status_code}")
-        kind, data = "message", []
+        kind, data = "message", list[str]()
         async for line in response.aiter_lines():
             if line == "":
                 if data:
@@ -190,7 +193,7 @@ async def _sse(client, url: str, on_event, ready: asyncio.Event | None = None) -
                         on_event(kind, json.loads("\n".join(data)))
                     if ready is not None and kind == "snapshot":
                         ready.set()
-                kind, data = "message", []
+                kind, data = "message", list[str]()
             elif line.startswith("event:"):
                 kind = line[6:].strip()
             elif line.startswith("data:"):

@@ -234,7 +234,9 @@ class Question(models.Model):
     help = models.CharField(_("説明"), max_length=300, blank=True)
     kind = models.CharField(_("回答の種類"), max_length=16, choices=QuestionKind.choices)
     choices = models.JSONField(_("選択肢"), default=list, blank=True)
-    life_events = models.ManyToManyField(LifeEvent, related_name="questions", verbose_name=_("ライフイベント"))
+    life_events = models.ManyToManyField(
+        LifeEvent, related_name="questions", verbose_name=_("ライフイベント")
+    )
     order = models.PositiveIntegerField(_("表示順"), default=0)
 
     class Meta:

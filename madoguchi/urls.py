@@ -14,7 +14,7 @@ urlpatterns = [
     path("devices/", include("devices.urls")),
     path("forms/", include("forms_engine.urls")),
     path("tablet/", include("counters.tablet_urls")),
-    path("counters/navigation/", include("counters.navigation_urls")),
     path("counters/stats/", include("counters.stats_urls")),
+    path("counters/navigation/", include("counters.navigation_urls")),
     path("", include("counters.urls")),
 ]

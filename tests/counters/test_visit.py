@@ -29,7 +29,7 @@ PNG = (
 
 @pytest.fixture
 def counter():
-    return CounterFactory(code="shimin-1", name="市民課 1番窓口")
+    return CounterFactory.create(code="shimin-1", name="市民課 1番窓口")
 
 
 def _open(client: Client, counter) -> CounterSession:
@@ -182,7 +182,7 @@ def test_a_second_clerk_cannot_work_the_same_session(clerk_client, counter, smal
 def test_handoff_keeps_the_timeline_and_waits_for_a_clerk_there(
     clerk, clerk_client, counter, small_city
 ) -> None:
-    hoken = CounterFactory(code="hoken-1", name="保険年金課 1番窓口")
+    hoken = CounterFactory.create(code="hoken-1", name="保険年金課 1番窓口")
     session = _open(clerk_client, counter)
     _post(clerk_client, session, "session_identify", {"atena_no": atena(1)})
     clerk_client.post(
@@ -278,7 +278,7 @@ def test_a_card_read_identifies_a_visitor_moving_in_and_forgets_the_number(
     assert "1234" not in json.dumps(session.card) and session.card["status"] == "reading"
 
     agent = Client()
-    other = CounterFactory().terminal
+    other = CounterFactory.create().terminal
     refused = _agent_post(agent, other, {"type": "card.read", "request": request_id, "card": {"name": "x"}})
     assert refused.status_code == 403
     card = {
@@ -322,7 +322,7 @@ def test_a_wrong_pin_is_shown_with_the_retries_left(clerk, counter) -> None:
 
 def test_a_tablet_of_another_counter_cannot_touch_the_session(clerk, counter, small_city) -> None:
     session = services.counter_session_open(counter=counter, clerk=clerk)
-    stranger = _tablet(CounterFactory())
+    stranger = _tablet(CounterFactory.create())
     with pytest.raises(services.TabletRefused):
         services.tablet_language(session=session, pairing=stranger, language="en", version=session.version)
     session.refresh_from_db()
@@ -333,11 +333,12 @@ def test_tickets_are_called_once_each(clerk, counter) -> None:
     group = CounterGroup.objects.create(code="shimin", name="市民課", ticket_prefix="A")
     counter.group = group
     counter.save()
-    second = CounterFactory(group=group)
+    second = CounterFactory.create(group=group)
     first_ticket, second_ticket = services.ticket_issue(group=group), services.ticket_issue(group=group)
     assert (first_ticket.label, second_ticket.label) == ("A001", "A002")
     one = services.ticket_call_next(counter=counter, clerk=clerk)
     two = services.ticket_call_next(counter=second, clerk=UserFactory(roles=["clerk"]))
+    assert one is not None and two is not None
     assert one.ticket == first_ticket and two.ticket == second_ticket
     assert services.ticket_call_next(counter=counter, clerk=clerk) is None
 
@@ -351,4 +352,5 @@ def test_a_print_report_moves_the_session_on_the_clerk_screen(clerk, counter, sm
 
     print_job_report(terminal=counter.terminal, job_id=job.pk, ok=True)
     session.refresh_from_db()
-    assert session.version == before + 1 and session.print_job.status == PrintStatus.PRINTED
+    job.refresh_from_db()
+    assert session.version == before + 1 and job.status == PrintStatus.PRINTED

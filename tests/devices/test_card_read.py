@@ -76,9 +76,10 @@ def test_an_empty_reader_and_a_broken_card_are_told_apart(tmp_path: Path) -> Non
 
 @pytest.fixture
 def reading_session(monkeypatch, live_server, tmp_path, card_file) -> CounterSession:
-    counter = CounterFactory()
+    counter = CounterFactory.create()
     clerk = UserFactory(roles=["clerk"])
     terminal = counter.terminal
+    assert terminal is not None
     for name, value in {
         "MADOGUCHI_SERVER_URL": live_server.url,
         "MADOGUCHI_TERMINAL_CODE": terminal.code,
@@ -127,9 +128,10 @@ def test_the_command_hides_the_pin_from_monitors(settings) -> None:
 
     if not settings.CELERY_BROKER_URL.startswith("filesystem"):
         pytest.skip("this test reads the filesystem broker's message files")
-    folder = Path(broker.broker_transport_options(settings.CELERY_BROKER_URL)["data_folder_in"])
+    folder = Path(str(broker.broker_transport_options(settings.CELERY_BROKER_URL)["data_folder_in"]))
     before = set(folder.glob("*.msg"))
-    terminal = CounterFactory().terminal
+    terminal = CounterFactory.create().terminal
+    assert terminal is not None
     device_services.card_read_request(terminal=terminal, request_id="r1", kind="mynumber", pin=PIN)
     new = [json.loads(path.read_text()) for path in set(folder.glob("*.msg")) - before]
     message = next(m for m in new if m["headers"].get("task") == "devices.agent.read_card")
