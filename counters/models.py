@@ -38,6 +38,7 @@ class Counter(models.Model):
     # A short-lived code a tablet types (or scans) once to pair with this counter; stored hashed.
     pairing_code_hash = models.CharField(max_length=64, blank=True)
     pairing_code_expires_at = models.DateTimeField(null=True, blank=True)
+    pairing_failures = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = _("窓口")

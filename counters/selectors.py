@@ -72,12 +72,18 @@ def session_forms(*, session: CounterSession) -> QuerySet[SessionForm]:
 
 def tablet_session(*, pairing: TabletPairing) -> CounterSession | None:
     """The one session the paired tablet may show: its counter's session waiting for the resident (住民確認),
-    or one asking the resident for the card PIN. Nothing else, ever."""
+    or one asking the resident for the card PIN, or reading the card with it. Nothing else, ever."""
     return (
         CounterSession.objects.select_related("counter")
         .filter(counter_id=pairing.counter_id)
         .exclude(state__in=ENDED)
-        .filter(models.Q(state__in=TABLET_STATES) | models.Q(card__pin_requested=True))
+        .filter(
+            models.Q(state__in=TABLET_STATES)
+            | models.Q(card__pin_requested=True)
+            # The card read the resident's PIN started, until it succeeds (the session moves on) or the clerk
+            # asks again: the tablet shows "reading" and a failure with the tries left.
+            | models.Q(state=SessionState.RECEPTION, card__status__in=["reading", "failed"])
+        )
         .order_by("-state_changed_at", "-opened_at")
         .first()
     )

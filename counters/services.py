@@ -67,6 +67,7 @@ STEPS: dict[str, frozenset[str]] = {
 RETURNABLE = frozenset({S.IDENTIFIED, S.INTERVIEW, S.FORMS, S.CONFIRMING, S.OUTPUT})
 LANGUAGES = ("ja", "ja-easy", "en", "zh-hans", "ko", "vi", "pt", "ne")
 PAIRING_CODE_MINUTES = 10
+PAIRING_MAX_FAILURES = 5
 MAX_COMPANIONS = 9
 
 
@@ -363,7 +364,15 @@ def session_card_request(*, session: CounterSession, clerk: Any, kind: str = "my
         locked = _clerk_step(session, clerk, None)
         if locked.state not in (S.RECEPTION, S.IDENTIFIED):
             raise SessionError(f"受付番号 {locked.reception_no} は本人確認を終えています")
-        locked.card = {"kind": kind, "pin_requested": True, "request": secrets.token_hex(8), "status": "pin"}
+        # The last failure's reason and tries left stay, so the PIN pad can show them.
+        last = {key: locked.card[key] for key in ("reason", "retries_left") if key in locked.card}
+        locked.card = {
+            "kind": kind,
+            "pin_requested": True,
+            "request": secrets.token_hex(8),
+            "status": "pin",
+            **last,
+        }
         return _change(locked, actor=clerk, kind="card_request", fields=["card"], detail={"card": kind})
 
 
@@ -738,7 +747,8 @@ def pairing_code_issue(*, counter: Counter, clerk: Any) -> str:
     code = f"{secrets.randbelow(10**6):06d}"
     counter.pairing_code_hash = _token_hash(f"{counter.pk}:{code}")
     counter.pairing_code_expires_at = timezone.now() + dt.timedelta(minutes=PAIRING_CODE_MINUTES)
-    counter.save(update_fields=["pairing_code_hash", "pairing_code_expires_at"])
+    counter.pairing_failures = 0
+    counter.save(update_fields=["pairing_code_hash", "pairing_code_expires_at", "pairing_failures"])
     audit_record(
         actor=clerk,
         action=AuditAction.ADMIN,
@@ -751,31 +761,43 @@ def pairing_code_issue(*, counter: Counter, clerk: Any) -> str:
 
 def tablet_pair(*, counter_code: str, code: str, label: str = "") -> tuple[TabletPairing, str]:
     """Pair a tablet with the code shown on the clerk screen. Returns the pairing and the token the tablet
-    keeps (only its hash is stored). The code works once."""
+    keeps (only its hash is stored). The code works once; after PAIRING_MAX_FAILURES wrong codes it is void."""
     with transaction.atomic():
         counter = Counter.objects.select_for_update().filter(code=counter_code).first()
-        valid = (
-            counter is not None
-            and counter.pairing_code_hash
-            and counter.pairing_code_expires_at is not None
-            and counter.pairing_code_expires_at > timezone.now()
-            and secrets.compare_digest(counter.pairing_code_hash, _token_hash(f"{counter.pk}:{code.strip()}"))
-        )
-        if not valid or counter is None:
-            raise TabletRefused("ペアリングコードが正しくないか、有効期限が切れています")
-        counter.pairing_code_hash, counter.pairing_code_expires_at = "", None
-        counter.save(update_fields=["pairing_code_hash", "pairing_code_expires_at"])
-        token = secrets.token_urlsafe(32)
-        pairing = TabletPairing.objects.create(
-            counter=counter, token_hash=_token_hash(token), label=label[:100]
-        )
-        audit_record(
-            actor=None,
-            action=AuditAction.ADMIN,
-            target_type="tablet",
-            target_ref=counter.code,
-            detail={"kind": "paired", "tablet": pairing.pk},
-        )
+        if counter is None or not counter.pairing_code_hash:
+            valid = False
+        else:
+            valid = (
+                counter.pairing_code_expires_at is not None
+                and counter.pairing_code_expires_at > timezone.now()
+                and secrets.compare_digest(
+                    counter.pairing_code_hash, _token_hash(f"{counter.pk}:{code.strip()}")
+                )
+            )
+            if not valid:
+                # Guessing is bounded: after a few wrong codes the code is void and the clerk shows a new one.
+                counter.pairing_failures += 1
+                if counter.pairing_failures >= PAIRING_MAX_FAILURES:
+                    counter.pairing_code_hash, counter.pairing_code_expires_at = "", None
+                counter.save(
+                    update_fields=["pairing_failures", "pairing_code_hash", "pairing_code_expires_at"]
+                )
+        if valid and counter is not None:
+            counter.pairing_code_hash, counter.pairing_code_expires_at, counter.pairing_failures = "", None, 0
+            counter.save(update_fields=["pairing_code_hash", "pairing_code_expires_at", "pairing_failures"])
+            token = secrets.token_urlsafe(32)
+            pairing = TabletPairing.objects.create(
+                counter=counter, token_hash=_token_hash(token), label=label[:100]
+            )
+            audit_record(
+                actor=None,
+                action=AuditAction.ADMIN,
+                target_type="tablet",
+                target_ref=counter.code,
+                detail={"kind": "paired", "tablet": pairing.pk},
+            )
+    if not valid:
+        raise TabletRefused("ペアリングコードが正しくないか、有効期限が切れています")
     return pairing, token
 
 

@@ -10,6 +10,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import segno
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -87,6 +88,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @clerk_required
 def desk(request: HttpRequest, code: str) -> HttpResponse:
     counter = get_object_or_404(Counter.objects.select_related("group", "terminal"), code=code)
+    pairing_code = request.session.pop(f"pairing-code-{counter.pk}", "")
+    pair_url = request.build_absolute_uri(reverse("tablet:pair") + "?" + urlencode({"counter": counter.code}))
     return render(
         request,
         "counters/desk.html",
@@ -97,24 +100,12 @@ def desk(request: HttpRequest, code: str) -> HttpResponse:
             "mine": selectors.counter_sessions_open(clerk=request.user).filter(counter=counter),
             "today": selectors.counter_sessions_today(counter=counter)[:30],
             "tablets": counter.tablets.filter(revoked_at=None),
-            "pairing_code": request.session.pop(f"pairing-code-{counter.pk}", ""),
-            "pair_url": request.build_absolute_uri(
-                reverse("tablet:pair") + "?" + urlencode({"counter": counter.code})
-            )
-            if _has_tablet_urls()
-            else "",
+            "pairing_code": pairing_code,
+            "pair_url": pair_url,
+            # The tablet's camera opens the pairing page for this counter; the code is still typed.
+            "pair_qr": segno.make(pair_url, error="m").svg_data_uri(scale=4) if pairing_code else "",
         },
     )
-
-
-def _has_tablet_urls() -> bool:
-    from django.urls import NoReverseMatch
-
-    try:
-        reverse("tablet:pair")
-    except NoReverseMatch:
-        return False
-    return True
 
 
 @require_POST

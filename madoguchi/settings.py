@@ -189,6 +189,10 @@ MADOGUCHI_GJ_FONT_PATH = env.str("MADOGUCHI_GJ_FONT_PATH", default="")
 # city's MJ+ table uses; other Plane-16 code points are rejected. Default: GJ00000001 … GJ00020000.
 MADOGUCHI_GJ_RANGE = tuple(int(v, 16) for v in env.list("MADOGUCHI_GJ_RANGE", default=["100000", "104E1F"]))
 
+# --- Counters ---------------------------------------------------------------------------------------
+# Seconds without a touch after which the resident tablet clears its screen back to the welcome page.
+MADOGUCHI_TABLET_IDLE_SECONDS = env.int("MADOGUCHI_TABLET_IDLE_SECONDS", default=120)
+
 # --- Devices ------------------------------------------------------------------------------------------
 # Seconds after which a print job not yet confirmed by its agent is sent again, and how many sends before the
 # job is marked failed (the clerk screen then shows 印刷失敗).

@@ -354,3 +354,40 @@ def test_a_print_report_moves_the_session_on_the_clerk_screen(clerk, counter, sm
     session.refresh_from_db()
     job.refresh_from_db()
     assert session.version == before + 1 and job.status == PrintStatus.PRINTED
+
+
+def test_guessing_a_pairing_code_voids_it(counter) -> None:
+    code = services.pairing_code_issue(counter=counter, clerk=None)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(services.PAIRING_MAX_FAILURES):
+        with pytest.raises(services.TabletRefused):
+            services.tablet_pair(counter_code=counter.code, code=wrong)
+    with pytest.raises(services.TabletRefused):
+        services.tablet_pair(counter_code=counter.code, code=code)  # the right code, too late
+    assert not TabletPairing.objects.exists()
+    services.tablet_pair(
+        counter_code=counter.code, code=services.pairing_code_issue(counter=counter, clerk=None)
+    )
+    assert TabletPairing.objects.count() == 1
+
+
+def test_the_tablet_follows_the_card_read_it_started(clerk, counter) -> None:
+    from counters.selectors import tablet_session
+
+    tablet = _tablet(counter)
+    session = services.session_card_request(
+        session=services.counter_session_open(counter=counter, clerk=clerk), clerk=clerk
+    )
+    assert tablet_session(pairing=tablet) == session  # the PIN pad
+    CounterSession.objects.filter(pk=session.pk).update(
+        card={
+            **session.card,
+            "pin_requested": False,
+            "status": "failed",
+            "reason": "wrong_pin",
+            "retries_left": 2,
+        }
+    )
+    assert tablet_session(pairing=tablet) == session  # the failure, with the tries left
+    again = services.session_card_request(session=session, clerk=clerk)
+    assert again.card["retries_left"] == 2 and again.card["pin_requested"]
