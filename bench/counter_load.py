@@ -122,8 +122,11 @@ def _setup(clients: int, households: int) -> list[Seat]:
     clerk_group = Group.objects.get_or_create(name=Role.CLERK.value)[0]
     password = make_password(get_random_string(20))  # one hash for all: nobody logs in by password here
     user_model = get_user_model()
+    # 22-38 years old, in a household without anyone 65 or older: the same forms for every visit (no 介護保険).
+    elderly_households = Resident.objects.filter(juumin_jotai="1", birth_date__year__lt=1962).values("setai_no")
     adults = list(
-        Resident.objects.filter(juumin_jotai="1", birth_date__year__range=(1988, 2004))  # 22-38: no 介護保険
+        Resident.objects.filter(juumin_jotai="1", birth_date__year__range=(1988, 2004))
+        .exclude(setai_no__in=elderly_households)
         .exclude(shi_kana="")
         .order_by("?")
         .values_list("atena_no", "shi_kana", "mei_kana")[: clients * 20]
