@@ -34,11 +34,12 @@ from madoguchi.responses import inline_pdf
 
 from . import selectors, services
 from .forms import ResidentSearchForm
-from .models import Counter, CounterGroup, CounterSession, LifeEvent, SessionState
+from .models import Counter, CounterGroup, CounterSession, LifeEvent, SessionForm, SessionState
 
 clerk_required = role_required(Role.CLERK)
 COMPANION_ROWS = 4
 EDITABLE = (SessionState.FORMS, SessionState.RETURNED)
+INTERVIEW_STATES = (SessionState.IDENTIFIED, SessionState.INTERVIEW, SessionState.RETURNED)
 
 
 def _session(reception_no: str) -> CounterSession:
@@ -233,9 +234,8 @@ def _field_html(field: FieldSpec, value: Any, form_code: str, editable: bool) ->
     )
 
 
-def _form_rows(session: CounterSession) -> list[dict[str, Any]]:
+def _form_rows(session: CounterSession, forms: list[SessionForm]) -> list[dict[str, Any]]:
     """Each form of the session with its fields and values, for the clerk to check and correct."""
-    forms = list(selectors.session_forms(session=session))
     versions = {
         (version.template.code, version.number): version
         for version in FormVersion.objects.select_related("template").filter(
@@ -280,7 +280,8 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
     resident, household = (
         selectors.session_resident_view(session=session, actor=request.user) if mine else (None, [])
     )
-    life_events = list(LifeEvent.objects.filter(active=True).prefetch_related("questions"))
+    interviewing = mine and session.state in INTERVIEW_STATES
+    life_events = list(LifeEvent.objects.filter(active=True).prefetch_related("questions")) if interviewing else []
     questions: dict[str, dict[str, Any]] = {}
     for event in life_events:
         for question in event.questions.all():
@@ -299,6 +300,7 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
                 },
             )
             item["events"].append(event.code)
+    forms = list(selectors.session_forms(session=session)) if mine else []
     companions = list(session.answers.get("companions", []))
     companions += [{}] * max(1, COMPANION_ROWS - len(companions))
     return render(
@@ -316,8 +318,8 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
             "questions": list(questions.values()),
             "companions": companions,
             # The editable fields only while the forms can be corrected; otherwise the list of forms.
-            "form_rows": _form_rows(session) if mine and session.state in EDITABLE else [],
-            "form_list": list(selectors.session_forms(session=session)) if mine else [],
+            "form_rows": _form_rows(session, forms) if mine and session.state in EDITABLE else [],
+            "form_list": forms,
             "other_counters": Counter.objects.exclude(pk=session.counter_id).order_by("code"),
             "timeline": session.events.select_related("actor", "counter"),
             "print_job": session.print_job,
