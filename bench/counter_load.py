@@ -14,7 +14,9 @@ for the resident's confirmation on its session's event stream (``sessions/<no>/e
 is followed by the GET of the page it redirects to, as a browser does ("page"). Each tablet keeps ``/tablet/events``
 open; when its counter's session reaches 住民確認 it fetches ``/tablet/screen`` and, after reading, POSTs
 ``/tablet/confirm`` with a signature and the version. Between steps each side waits ``--think`` seconds on average
-(uniform 0.5x-1.5x). Residents are 22-38 years old, so the forms are always the same four. A real visit takes
+(uniform 0.5x-1.5x), and each clerk starts at a random moment within one visit's length (8 × think), so the run
+measures the steady state rather than 135 visits starting in the same second. Residents are 22-38 years old, in
+households without anyone over 65, so the forms are always the same four. A real visit takes
 minutes, so the default is far harder than a real town hall.
 
 Push latency: from the moment the acting request returned (the clerk's to-tablet POST, the tablet's confirm POST)
@@ -57,6 +59,7 @@ PNG = (
     "data:image/png;base64,"
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
+STAGGER_STEPS = 8
 FORM_SAVES = [
     ("kokuho_ido", {"f_ido_bi": "2026-11-20", "f_todokedenin_kankei": "本人"}),
     ("jido_teate", {"f_seikyusha_nenkin": "国民年金（自営業など）"}),
@@ -123,7 +126,9 @@ def _setup(clients: int, households: int) -> list[Seat]:
     password = make_password(get_random_string(20))  # one hash for all: nobody logs in by password here
     user_model = get_user_model()
     # 22-38 years old, in a household without anyone 65 or older: the same forms for every visit (no 介護保険).
-    elderly_households = Resident.objects.filter(juumin_jotai="1", birth_date__year__lt=1962).values("setai_no")
+    elderly_households = Resident.objects.filter(juumin_jotai="1", birth_date__year__lt=1962).values(
+        "setai_no"
+    )
     adults = list(
         Resident.objects.filter(juumin_jotai="1", birth_date__year__range=(1988, 2004))
         .exclude(setai_no__in=elderly_households)
@@ -295,7 +300,9 @@ class Clerk:
             await asyncio.gather(stream, return_exceptions=True)
 
     async def run(self) -> None:
-        await asyncio.sleep(random.uniform(0, self.think * 2))  # do not all start in the same millisecond
+        # Start at a random moment within one visit's length (about 8 steps): at a counter, visits do not begin in
+        # the same second, so the run measures the steady state, not 135 clerks starting together.
+        await asyncio.sleep(random.uniform(0, self.think * STAGGER_STEPS))
         while time.perf_counter() < self.end:
             try:
                 await self.visit()

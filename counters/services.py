@@ -622,6 +622,7 @@ def session_forms_prepare(
             raise SessionError("手続に申請書がありません。聞き取りを確認してください")
         context = session_context(session=locked)
         existing = {form.form_code: form for form in locked.forms.all()}
+        created: list[SessionForm] = []
         for order, code in enumerate(codes):
             form_version = _version_of(code)
             spec = render_source(version=form_version).spec
@@ -632,19 +633,19 @@ def session_forms_prepare(
                 continue
             data = _jsonable(form_prefill(spec=spec, context=context))
             values = {key: value for key, value in data.items() if value not in ("", [], False, None)}
-            SessionForm.objects.update_or_create(
-                session=locked,
-                form_code=code,
-                defaults={
-                    "form_version": form_version.number,
-                    "name": form_version.template.name,
-                    "signing": spec.signing,
-                    "order": order,
-                    "data": data,
-                    "prefilled": len(values),
-                    "edited_at": None,
-                },
+            form = kept or SessionForm(session=locked, form_code=code)
+            form.form_version, form.name, form.signing, form.order = (
+                form_version.number,
+                form_version.template.name,
+                spec.signing,
+                order,
             )
+            form.data, form.prefilled, form.edited_at = data, len(values), None
+            if kept is None:
+                created.append(form)
+            else:
+                form.save()
+        SessionForm.objects.bulk_create(created)
         SessionForm.objects.filter(pk__in=[form.pk for form in existing.values()]).delete()
         return _change(locked, actor=clerk, kind="forms", to=S.FORMS, detail={"forms": codes})
 
