@@ -281,7 +281,9 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
         selectors.session_resident_view(session=session, actor=request.user) if mine else (None, [])
     )
     interviewing = mine and session.state in INTERVIEW_STATES
-    life_events = list(LifeEvent.objects.filter(active=True).prefetch_related("questions")) if interviewing else []
+    life_events = (
+        list(LifeEvent.objects.filter(active=True).prefetch_related("questions")) if interviewing else []
+    )
     questions: dict[str, dict[str, Any]] = {}
     for event in life_events:
         for question in event.questions.all():
