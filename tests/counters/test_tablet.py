@@ -374,7 +374,10 @@ class _Broker:
 
     def messages(self) -> list[str]:
         if self.redis is not None:
-            return [raw.decode() for raw in self.redis.lrange(self.queue, 0, -1)]
+            return [
+                raw.decode() if isinstance(raw, bytes) else str(raw)
+                for raw in self.redis.lrange(self.queue, 0, -1)
+            ]
         return [path.read_text() for path in self._files()]
 
     def drop(self, texts: list[str]) -> None:
