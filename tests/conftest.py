@@ -159,3 +159,10 @@ def manage_py(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
         cwd=root,
         timeout=120,
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last. Playwright's sync API keeps an event loop running in the main thread for the rest of
+    the session once the browser has started, and tests that run their own loop (asyncio.run, async_to_sync in the
+    main thread) cannot run after that."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
