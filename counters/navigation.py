@@ -33,12 +33,11 @@ from forms_engine.bindings import (
 )
 from forms_engine.schema import TRANSLATION_LANGUAGES
 from forms_engine.selectors import form_templates_all
-from integrations import selectors as mirror
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
 
 from .models import CounterGroup, LifeEvent, Procedure, ProcedureRule, Question, QuestionKind
-from .selectors import form_context
+from .selectors import resident_context_viewed
 
 logger = logging.getLogger(__name__)
 
@@ -222,17 +221,9 @@ def _procedure_snapshot(procedure: Procedure) -> dict[str, Any]:
 def navigation_trial_context(*, atena_no: str, actor: Any) -> dict[str, Any] | None:
     """The form context of the resident ``atena_no`` (宛名番号) for the editor's 試算; audited as a view.
     None when there is no such resident."""
-    resident = mirror.resident_get(atena_no=atena_no.strip())
-    if resident is None:
-        return None
-    audit_record(
-        actor=actor,
-        action=AuditAction.VIEW,
-        target_type="resident",
-        target_ref=resident.atena_no,
-        detail={"purpose": "navigation trial"},
+    return resident_context_viewed(
+        atena_no=atena_no, actor=actor, purpose="navigation trial", reception_no="TRIAL"
     )
-    return form_context(resident=resident, reception_no="TRIAL")
 
 
 # --- the seed --------------------------------------------------------------------------------------------------

@@ -247,9 +247,12 @@ def form_context(
     }
 
 
-def resident_preview_context(*, ref: str, actor: Any) -> dict[str, Any] | None:
-    """The form context of the resident ``ref`` (宛名番号) for a form admin's preview; audited as a view."""
-    resident = mirror.resident_get(atena_no=ref.strip())
+def resident_context_viewed(
+    *, atena_no: str, actor: Any, purpose: str, reception_no: str
+) -> dict[str, Any] | None:
+    """The form context of the resident ``atena_no`` for a person's screen, audited as a view with its purpose;
+    None when there is no such resident."""
+    resident = mirror.resident_get(atena_no=atena_no.strip())
     if resident is None:
         return None
     audit_record(
@@ -257,6 +260,11 @@ def resident_preview_context(*, ref: str, actor: Any) -> dict[str, Any] | None:
         action=AuditAction.VIEW,
         target_type="resident",
         target_ref=resident.atena_no,
-        detail={"purpose": "form preview"},
+        detail={"purpose": purpose},
     )
-    return form_context(resident=resident, reception_no="PREVIEW")
+    return form_context(resident=resident, reception_no=reception_no)
+
+
+def resident_preview_context(*, ref: str, actor: Any) -> dict[str, Any] | None:
+    """The form context of the resident ``ref`` (宛名番号) for a form admin's preview; audited as a view."""
+    return resident_context_viewed(atena_no=ref, actor=actor, purpose="form preview", reception_no="PREVIEW")
