@@ -119,7 +119,8 @@ class CounterSession(models.Model):
     ticket = models.OneToOneField(
         Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="session"
     )
-    reception_no = models.CharField(_("受付番号"), max_length=32, unique=True)
+    # YYYYMMDD-<counter code (≤ 32)>-NNNN
+    reception_no = models.CharField(_("受付番号"), max_length=64, unique=True)
     state = models.CharField(
         _("状態"), max_length=16, choices=SessionState.choices, default=SessionState.RECEPTION
     )

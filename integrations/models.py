@@ -215,7 +215,7 @@ class ExportItem(models.Model):
     """One reception's row waiting in the outbox. (kind, reception_no) is unique: an export never doubles."""
 
     kind = models.CharField(_("様式"), max_length=64)
-    reception_no = models.CharField(_("受付番号"), max_length=32)
+    reception_no = models.CharField(_("受付番号"), max_length=64)
     header = models.JSONField()
     row = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)

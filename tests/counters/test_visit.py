@@ -391,3 +391,11 @@ def test_the_tablet_follows_the_card_read_it_started(clerk, counter) -> None:
     assert tablet_session(pairing=tablet) == session  # the failure, with the tries left
     again = services.session_card_request(session=session, clerk=clerk)
     assert again.card["retries_left"] == 2 and again.card["pin_requested"]
+
+
+def test_the_longest_counter_code_still_makes_a_reception_number(clerk) -> None:
+    counter = CounterFactory.create(code="c" * 32)
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    session.refresh_from_db()
+    assert session.reception_no.endswith(f"-{'c' * 32}-0001")
+    ExportItem.objects.create(kind="juminido", reception_no=session.reception_no, header=[], row=[])
