@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from devices import services as devices
@@ -52,7 +52,13 @@ from .selectors import session_context
 
 logger = logging.getLogger(__name__)
 
-GUIDANCE_FORM = "tetsuzuki_annai"  # 手続案内書 (R-C6), printed for every visit with procedures
+GUIDANCE_FORM = "tetsuzuki_annai"
+OUTPUT_KINDS = (
+    "finish",
+    "reprint",
+    "output",
+    "output_failed",
+)  # 手続案内書 (R-C6), printed for every visit with procedures
 S = SessionState
 STEPS: dict[str, frozenset[str]] = {
     S.RECEPTION: frozenset({S.IDENTIFIED}),
@@ -61,7 +67,7 @@ STEPS: dict[str, frozenset[str]] = {
     S.FORMS: frozenset({S.INTERVIEW, S.CONFIRMING}),
     S.CONFIRMING: frozenset({S.FORMS, S.OUTPUT}),
     S.OUTPUT: frozenset({S.FORMS, S.FINISHED}),
-    S.RETURNED: frozenset({S.FORMS}),
+    S.RETURNED: frozenset({S.INTERVIEW, S.FORMS}),
     S.FINISHED: frozenset(),
 }
 RETURNABLE = frozenset({S.IDENTIFIED, S.INTERVIEW, S.FORMS, S.CONFIRMING, S.OUTPUT})
@@ -117,6 +123,8 @@ def _change(
 ) -> CounterSession:
     """Record a change of ``locked`` (held under select_for_update in the caller's transaction)."""
     changed = set(fields) | {"version"}
+    if to is not None and to not in S.values:
+        raise SessionError(f"受付番号 {locked.reception_no}: 状態 {to!r} はありません")
     if to is not None and to != locked.state:
         allowed = STEPS[locked.state] | (
             frozenset({S.RETURNED}) if locked.state in RETURNABLE else frozenset()
@@ -495,7 +503,8 @@ def card_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, Any]:
             session,
             actor=None,
             kind="card_read",
-            to=S.IDENTIFIED,
+            # A read that arrives after the clerk moved on keeps the card data and leaves the step alone.
+            to=S.IDENTIFIED if session.state == S.RECEPTION else None,
             fields=fields,
             detail={"matched": bool(session.atena_no)},
         )
@@ -509,7 +518,7 @@ def _companions_clean(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]
     from madoguchi.moji.text import mj_problems
 
     cleaned: list[dict[str, str]] = []
-    for index, row in enumerate(rows[: MAX_COMPANIONS + 1], start=1):
+    for index, row in enumerate(rows, start=1):
         values = {
             key: str(row.get(key, "")).strip()
             for key in ("shi", "mei", "shi_kana", "mei_kana", "birth_date", "sex", "zokugara")
@@ -832,7 +841,8 @@ def tablet_revoke(*, pairing: TabletPairing, actor: Any) -> None:
 
 def _tablet_step(session: CounterSession, pairing: TabletPairing, version: int) -> CounterSession:
     locked = _locked(session)
-    if pairing.revoked_at is not None or locked.counter_id != pairing.counter_id:
+    revoked = TabletPairing.objects.filter(pk=pairing.pk).exclude(revoked_at=None).exists()
+    if revoked or locked.counter_id != pairing.counter_id:
         raise TabletRefused("このタブレットはこの受付を表示できません")
     if version != locked.version:
         raise SessionStale("内容が更新されました。もう一度ご確認ください")
@@ -912,13 +922,32 @@ def _output_dispatch(session_id: int) -> None:
         logger.warning("session %s: broker unreachable, output will be redispatched", session_id)
 
 
+def output_failed(session: CounterSession) -> bool:
+    """The session's output (finish or reprint) was tried and failed; the clerk retries with 「もう一度印刷」."""
+    return (
+        session.events.filter(kind__in=OUTPUT_KINDS)
+        .order_by("-at", "-id")
+        .values_list("kind", flat=True)
+        .first()
+        == "output_failed"
+    )
+
+
 def sessions_output_redispatch(*, older_than: dt.timedelta = dt.timedelta(minutes=1)) -> int:
-    """Send again the output of finished sessions that have no print job yet (the broker was down)."""
+    """Send again the output of finished sessions that have no print job yet (the broker was down). An output that
+    ran and failed is not retried by a machine: the clerk sees why and prints again."""
+    last = (
+        SessionEvent.objects.filter(session=OuterRef("pk"), kind__in=OUTPUT_KINDS)
+        .order_by("-at", "-id")
+        .values("kind")[:1]
+    )
     stale = (
         CounterSession.objects.filter(
             state=S.FINISHED, print_job=None, finished_at__lt=timezone.now() - older_than
         )
         .exclude(forms=None)
+        .annotate(last_output=Subquery(last))
+        .exclude(last_output="output_failed")
         .values_list("pk", flat=True)
     )
     for pk in stale:
@@ -975,8 +1004,9 @@ def session_output_run(*, session_id: int) -> str:
         if locked.print_job_id is not None:
             return "done"
         try:
-            for header, row, code in rows:
-                enqueue_export(kind=code, reception_no=locked.reception_no, header=header, row=row)
+            with transaction.atomic():  # all of the session's rows, or none
+                for header, row, code in rows:
+                    enqueue_export(kind=code, reception_no=locked.reception_no, header=header, row=row)
         except (UnsafeCsvValue, IntegrityError) as problem:
             _change(locked, actor=None, kind="output_failed", detail={"error": str(problem)[:200]})
             return "failed"
@@ -1023,10 +1053,11 @@ def print_job_changed(job: PrintJob) -> None:
 
 
 def session_reprint(*, session: CounterSession, clerk: Any) -> CounterSession:
-    """Print a finished session's packet again after the printer failed (a new job)."""
+    """Print a finished session's packet again after the printer or the output failed (a new job)."""
     with transaction.atomic():
         locked = _locked(session)
-        if locked.state != S.FINISHED or locked.print_job is None or locked.print_job.status != "failed":
+        printer_failed = locked.print_job is not None and locked.print_job.status == "failed"
+        if locked.state != S.FINISHED or not (printer_failed or output_failed(locked)):
             raise SessionError("再印刷できるのは印刷に失敗した受付です")
         locked.print_job = None
         _change(locked, actor=clerk, kind="reprint", fields=["print_job"])

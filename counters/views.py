@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -92,7 +93,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @clerk_required
 def desk(request: HttpRequest, code: str) -> HttpResponse:
     counter = get_object_or_404(Counter.objects.select_related("group", "terminal"), code=code)
-    pairing_code = request.session.pop(f"pairing-code-{counter.pk}", "")
+    # The code stays on the desk (which reloads itself on every change) until it is used, voided or expires.
+    code_live = (
+        counter.pairing_code_expires_at is not None and counter.pairing_code_expires_at > timezone.now()
+    )
+    pairing_code = request.session.get(f"pairing-code-{counter.pk}", "") if code_live else ""
     pair_url = request.build_absolute_uri(reverse("tablet:pair") + "?" + urlencode({"counter": counter.code}))
     return render(
         request,
@@ -325,6 +330,9 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
             "other_counters": Counter.objects.exclude(pk=session.counter_id).order_by("code"),
             "timeline": session.events.select_related("actor", "counter"),
             "print_job": session.print_job,
+            "output_failed": session.state == SessionState.FINISHED
+            and session.print_job_id is None
+            and services.output_failed(session),
             "steps": [state for state in SessionState if state != SessionState.RETURNED],
             "query_string": urlencode({k: v for k, v in form.cleaned_data.items() if v}) if results else "",
         },

@@ -1,5 +1,6 @@
-// The clerk screen's live part: server-sent events from the session (or the desk) push a snapshot after every
-// change — a tablet confirmation, a card read, a print — and the page reloads what changed. Nothing polls.
+// The clerk screen's live part: server-sent events from the session (or the desk) push every change — a tablet
+// confirmation, a card read, a print, a ticket — and the page reloads what changed; a snapshot on (re)connect and
+// at each heartbeat catches what a dropped connection missed. Nothing polls.
 (function () {
   "use strict";
   const live = document.getElementById("live");
@@ -45,7 +46,15 @@
   }
   const source = new EventSource(live.dataset.events);
   source.addEventListener("snapshot", function (event) { onSnapshot(JSON.parse(event.data)); });
-  source.addEventListener("session", function () { /* a snapshot follows every change */ });
+  // A change pushed by the server (a session moved on, a ticket issued, a tablet revoked): reload, unless the page
+  // already shows that version of its session.
+  function onChange(event) {
+    let data = {};
+    try { data = JSON.parse(event.data); } catch (error) { /* a change all the same */ }
+    if (live.dataset.version && data.version !== undefined && Number(data.version) <= Number(live.dataset.version)) return;
+    refresh();
+  }
+  ["session", "queue", "tablet"].forEach(function (name) { source.addEventListener(name, onChange); });
 
   // The interview shows the questions of the life events ticked.
   const interview = document.querySelector("form.interview");

@@ -4,11 +4,13 @@ the output — and each bad input refused with a message and no change."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from counters import services
 from counters.models import CounterGroup, CounterSession, Progress, SessionEvent, SessionState, TabletPairing
@@ -16,6 +18,7 @@ from devices import signing
 from devices.models import PrintJob, PrintStatus
 from integrations.models import ExportItem, Resident
 from madoguchi.audit.models import AuditAction, AuditEvent
+from madoguchi.moji.csvsafe import UnsafeCsvValue
 from tests.conftest import IVS_NAME
 from tests.factories import PASSWORD, CounterFactory, UserFactory, atena
 
@@ -399,3 +402,83 @@ def test_the_longest_counter_code_still_makes_a_reception_number(clerk) -> None:
     session.refresh_from_db()
     assert session.reception_no.endswith(f"-{'c' * 32}-0001")
     ExportItem.objects.create(kind="juminido", reception_no=session.reception_no, header=[], row=[])
+
+
+def test_a_reception_returned_before_its_interview_can_be_interviewed(
+    clerk, counter, small_city, navigation
+) -> None:
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    services.session_identify(session=session, atena_no=atena(1), clerk=clerk)
+    services.session_return(session=session, clerk=clerk, reason="書類の確認")
+    session.refresh_from_db()
+    services.session_interview(session=session, clerk=clerk, life_events=["tennyu"], answers={})
+    session.refresh_from_db()
+    assert session.state == SessionState.INTERVIEW
+
+
+def test_an_unknown_step_is_refused_with_a_message(clerk, counter) -> None:
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    with pytest.raises(services.SessionError, match="ありません"):
+        services.session_step_back(session=session, clerk=clerk, to="nowhere")
+
+
+def test_a_late_card_read_keeps_the_step(clerk, counter, small_city) -> None:
+    session = services.session_card_request(
+        session=services.counter_session_open(counter=counter, clerk=clerk), clerk=clerk
+    )
+    request_id = session.card["request"]
+    CounterSession.objects.filter(pk=session.pk).update(card={**session.card, "status": "reading"})
+    services.session_identify(session=session, atena_no=atena(1), clerk=clerk)
+    CounterSession.objects.filter(pk=session.pk).update(state=SessionState.INTERVIEW)
+    CounterSession.objects.filter(pk=session.pk).update(card={**session.card, "status": "reading"})
+    card = {"name": "窓口　花子", "birth_date": "1985-04-01", "sex": "2", "address": "x"}
+    response = _agent_post(
+        Client(), counter.terminal, {"type": "card.read", "request": request_id, "card": card}
+    )
+    assert response.status_code == 200
+    session.refresh_from_db()
+    assert session.state == SessionState.INTERVIEW and session.atena_no == atena(1)
+
+
+def test_a_revoked_tablet_is_refused_even_with_its_old_pairing(clerk, counter) -> None:
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    tablet = _tablet(counter)
+    services.tablet_revoke(pairing=TabletPairing.objects.get(pk=tablet.pk), actor=clerk)
+    with pytest.raises(services.TabletRefused):
+        services.tablet_language(session=session, pairing=tablet, language="en", version=session.version)
+
+
+def test_a_failed_output_exports_nothing_and_waits_for_the_clerk(
+    clerk, counter, small_city, navigation, monkeypatch
+) -> None:
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    services.session_identify(session=session, atena_no=atena(1), clerk=clerk)
+    session.refresh_from_db()
+    services.session_interview(
+        session=session, clerk=clerk, life_events=["tennyu"], answers={"kokuho": "yes"}
+    )
+    session.refresh_from_db()
+    services.session_forms_prepare(session=session, clerk=clerk)
+    CounterSession.objects.filter(pk=session.pk).update(
+        state=SessionState.FINISHED, finished_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    calls = []
+
+    def enqueue_then_refuse(**kwargs):
+        if calls:
+            raise UnsafeCsvValue("=cmd")
+        calls.append(kwargs)
+        return real_enqueue(**kwargs)
+
+    real_enqueue = services.enqueue_export
+    monkeypatch.setattr(services, "enqueue_export", enqueue_then_refuse)
+    assert services.session_output_run(session_id=session.pk) == "failed"
+    assert not ExportItem.objects.filter(
+        reception_no=session.reception_no
+    ).exists()  # the first row rolled back
+    session.refresh_from_db()
+    assert services.output_failed(session) and session.print_job is None
+    assert services.sessions_output_redispatch() == 0  # not retried by a machine
+    services.session_reprint(session=session, clerk=clerk)
+    session.refresh_from_db()
+    assert not services.output_failed(session)
