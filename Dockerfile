@@ -71,7 +71,7 @@ USER madoguchi
 
 EXPOSE 8000
 
-# ASGI: gunicorn with uvicorn workers, so each open server-sent-events stream (clerk screen, tablet) costs no thread.
+# ASGI: gunicorn with uvicorn workers, so each open server-sent-events stream (clerk screen, tablet) keeps no busy thread.
 # Several worker processes need Redis for the push channel (MADOGUCHI_PUSH_URL, default REDIS_URL); without it set
 # --workers 1. Open streams hold a worker on shutdown until the graceful timeout, inside compose's 10 s stop.
 CMD ["gunicorn", "madoguchi.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", "3", "--graceful-timeout", "8", "--bind", "0.0.0.0:8000"]

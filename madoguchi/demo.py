@@ -46,7 +46,7 @@ def _banner(url: str) -> str:
 
 
 def web_command(port: str) -> list[str]:
-    """gunicorn serving madoguchi.asgi with uvicorn workers (server-sent events need no thread each). ONE process:
+    """gunicorn serving madoguchi.asgi with uvicorn workers (server-sent events keep no busy thread). ONE process:
     without Redis the push channel is an in-process hub, which reaches only the streams of the publishing process.
     Open event streams keep a worker busy on shutdown until the graceful timeout, well inside the 15 s stop below."""
     return [
