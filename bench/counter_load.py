@@ -374,8 +374,6 @@ class Tablet:
 
 
 async def _load(seats: list[Seat], base: str, seconds: float, think: float) -> Figures:
-    import httpx
-
     figures = Figures()
     tablets = [Tablet(seat, base, figures, think) for seat in seats]
     tablet_tasks = [asyncio.create_task(tablet.run()) for tablet in tablets]
@@ -394,7 +392,6 @@ async def _load(seats: list[Seat], base: str, seconds: float, think: float) -> F
             figures.push_missed[label] += 1
         else:
             figures.push[label].append(max(0.0, seen - acted))
-    del httpx
     return figures
 
 

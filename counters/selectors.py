@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from forms_engine.bindings import CARD_KEYS, PERSON_KEYS, PROCEDURE_KEYS
+from forms_engine.models import FormVersion
+from forms_engine.rendering import RenderSource
+from forms_engine.selectors import render_source
 from integrations import selectors as mirror
 from integrations.models import Resident
 from madoguchi.audit.models import AuditAction
@@ -68,6 +72,22 @@ def tickets_waiting(*, counter: Counter) -> QuerySet[Ticket]:
 
 def session_forms(*, session: CounterSession) -> QuerySet[SessionForm]:
     return session.forms.all()
+
+
+def session_form_sources(forms: Sequence[SessionForm]) -> dict[str, RenderSource]:
+    """Each session form's render source (spec, layout) at the version it uses, keyed by form code: one query."""
+    if not forms:
+        return {}
+    wanted = Q()
+    for form in forms:
+        wanted |= Q(template__code=form.form_code, number=form.form_version)
+    versions = {
+        (version.template.code, version.number): version
+        for version in FormVersion.objects.select_related("template").filter(wanted)
+    }
+    return {
+        form.form_code: render_source(version=versions[(form.form_code, form.form_version)]) for form in forms
+    }
 
 
 def tablet_session(*, pairing: TabletPairing) -> CounterSession | None:

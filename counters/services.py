@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from devices import services as devices
@@ -26,7 +26,7 @@ from forms_engine.models import FormVersion
 from forms_engine.rendering import FormRenderError, render_csv_row, render_packet
 from forms_engine.schema import VersionSpec
 from forms_engine.selectors import form_version_current, render_source
-from forms_engine.services import form_fill, form_prefill
+from forms_engine.services import context_jsonable, form_fill, form_prefill
 from forms_engine.validation import form_data_clean
 from integrations import selectors as mirror
 from integrations.models import Resident
@@ -48,7 +48,7 @@ from .models import (
     Ticket,
     TicketStatus,
 )
-from .selectors import session_context
+from .selectors import session_context, session_form_sources
 
 logger = logging.getLogger(__name__)
 
@@ -139,12 +139,18 @@ def _change(
         changed |= {"state", "state_changed_at"}
     locked.version += 1
     locked.save(update_fields=sorted(changed))
+    _record(locked, actor=actor, kind=kind, detail=detail)
+    return locked
+
+
+def _record(session: CounterSession, *, actor: Any, kind: str, detail: Mapping[str, Any] | None) -> None:
+    """The timeline entry, the audit record and (after commit) the push of one step of ``session``."""
     user = actor if getattr(actor, "is_authenticated", False) else None
     SessionEvent.objects.create(
-        session=locked,
+        session=session,
         kind=kind,
-        state=locked.state,
-        counter=locked.counter,
+        state=session.state,
+        counter=session.counter,
         actor=user,
         detail=dict(detail or {}),
     )
@@ -152,11 +158,10 @@ def _change(
         actor=user,
         action=AuditAction.SESSION,
         target_type="reception",
-        target_ref=locked.reception_no,
-        detail={"kind": kind, "state": locked.state, **(detail or {})},
+        target_ref=session.reception_no,
+        detail={"kind": kind, "state": session.state, **(detail or {})},
     )
-    _announce(locked, kind)
-    return locked
+    _announce(session, kind)
 
 
 def _require_clerk(locked: CounterSession, clerk: Any) -> None:
@@ -206,18 +211,7 @@ def counter_session_open(*, counter: Counter, clerk: Any, ticket: Ticket | None 
             reception_no=f"{prefix}{count + 1:04d}",
             state_changed_at=timezone.now(),
         )
-        detail = {"ticket": ticket.label} if ticket else {}
-        SessionEvent.objects.create(
-            session=session, kind="open", state=session.state, counter=counter, actor=clerk, detail=detail
-        )
-        audit_record(
-            actor=clerk,
-            action=AuditAction.SESSION,
-            target_type="reception",
-            target_ref=session.reception_no,
-            detail={"kind": "open", "state": session.state, **detail},
-        )
-        _announce(session, "open")
+        _record(session, actor=clerk, kind="open", detail={"ticket": ticket.label} if ticket else {})
     return session
 
 
@@ -241,11 +235,6 @@ def ticket_call_next(*, counter: Counter, clerk: Any) -> CounterSession | None:
     group = CounterGroup.objects.get(pk=counter.group_id)
     push.publish_on_commit(f"group:{group.code}", {"type": "queue", "group": group.code})
     return session
-
-
-def ticket_absent(*, ticket: Ticket, clerk: Any) -> None:
-    """The called person did not come (不在): the ticket leaves the queue."""
-    Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.ABSENT)
 
 
 # --- who works the session -------------------------------------------------------------------------------------
@@ -640,7 +629,7 @@ def session_forms_prepare(
                 kept.order = order
                 kept.save(update_fields=["order"])
                 continue
-            data = _jsonable(form_prefill(spec=spec, context=context))
+            data = context_jsonable(form_prefill(spec=spec, context=context))
             values = {key: value for key, value in data.items() if value not in ("", [], False, None)}
             form = kept or SessionForm(session=locked, form_code=code)
             form.form_version, form.name, form.signing, form.order = (
@@ -657,23 +646,6 @@ def session_forms_prepare(
         SessionForm.objects.bulk_create(created)
         SessionForm.objects.filter(pk__in=[form.pk for form in existing.values()]).delete()
         return _change(locked, actor=clerk, kind="forms", to=S.FORMS, detail={"forms": codes})
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def _spec_of(form: SessionForm) -> VersionSpec:
-    version = FormVersion.objects.select_related("template").get(
-        template__code=form.form_code, number=form.form_version
-    )
-    return render_source(version=version).spec
 
 
 def session_form_save(
@@ -695,7 +667,7 @@ def session_form_save(
         form = locked.forms.filter(form_code=form_code).first()
         if form is None:
             raise SessionError(f"様式 {form_code} はこの受付にありません")
-        spec = _spec_of(form)
+        spec = session_form_sources([form])[form_code].spec
         editable = {field.key for field in spec.fields if field.type != "signature"}
         refused = sorted(set(data) - editable)
         if refused:
@@ -706,7 +678,7 @@ def session_form_save(
         errors = {key: problems for key, problems in errors.items() if key.split(".")[0] in data}
         if errors:
             return errors
-        form.data = {**form.data, **_jsonable({key: cleaned[key] for key in data})}
+        form.data = {**form.data, **context_jsonable({key: cleaned[key] for key in data})}
         form.edited_at = timezone.now()
         form.save(update_fields=["data", "edited_at"])
         _change(locked, actor=clerk, kind="form_edit", detail={"form": form_code})
@@ -730,8 +702,10 @@ def session_to_tablet(*, session: CounterSession, clerk: Any, version: int | Non
 
 def _forms_problems(session: CounterSession) -> list[str]:
     problems = []
-    for form in session.forms.all():
-        spec = _spec_of(form)
+    forms = list(session.forms.all())
+    sources = session_form_sources(forms)
+    for form in forms:
+        spec = sources[form.form_code].spec
         fields = [field for field in spec.fields if field.type != "signature"]
         _, errors = form_data_clean(
             fields, {key: value for key, value in form.data.items() if key in {f.key for f in fields}}
@@ -960,11 +934,10 @@ def _packet(
 ) -> tuple[list[tuple[Any, dict[str, Any]]], list[tuple[list[str], list[str], str]]]:
     context = session_context(session=session)
     forms, rows = [], []
-    for form in session.forms.all():
-        version = FormVersion.objects.select_related("template").get(
-            template__code=form.form_code, number=form.form_version
-        )
-        source = render_source(version=version)
+    session_forms = list(session.forms.all())
+    sources = session_form_sources(session_forms)
+    for form in session_forms:
+        source = sources[form.form_code]
         values = dict(form.data)
         if form.signing == "tablet" and session.signature:
             values |= {
@@ -1068,8 +1041,10 @@ def session_reprint(*, session: CounterSession, clerk: Any) -> CounterSession:
 def sessions_wipe_signatures(*, older_than: dt.timedelta = dt.timedelta(hours=24)) -> int:
     """Drop signatures and card data of sessions finished long enough ago (they are in the printed packet)."""
     cutoff = timezone.now() - older_than
-    return CounterSession.objects.filter(Q(finished_at__lt=cutoff), ~Q(signature="") | ~Q(card={})).update(
-        signature="", card={}
+    return (
+        CounterSession.objects.filter(finished_at__lt=cutoff)
+        .exclude(signature="", card={})
+        .update(signature="", card={})
     )
 
 

@@ -24,9 +24,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from forms_engine.models import FormVersion
 from forms_engine.schema import FieldSpec
-from forms_engine.selectors import render_source
 from forms_engine.validation import input_rules
 from intake.selectors import ResidentQuery, SearchInvalid, resident_search
 from madoguchi import push
@@ -241,16 +239,11 @@ def _field_html(field: FieldSpec, value: Any, form_code: str, editable: bool) ->
 
 def _form_rows(session: CounterSession, forms: list[SessionForm]) -> list[dict[str, Any]]:
     """Each form of the session with its fields and values, for the clerk to check and correct."""
-    versions = {
-        (version.template.code, version.number): version
-        for version in FormVersion.objects.select_related("template").filter(
-            template__code__in=[form.form_code for form in forms]
-        )
-    }
+    sources = selectors.session_form_sources(forms)
     editable = session.state == SessionState.FORMS
     rows = []
     for form in forms:
-        spec = render_source(version=versions[(form.form_code, form.form_version)]).spec
+        spec = sources[form.form_code].spec
         html = format_html_join(
             "\n",
             "{}",

@@ -24,9 +24,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from forms_engine.models import FormVersion
 from forms_engine.schema import FieldSpec
-from forms_engine.selectors import render_source
 from madoguchi import push
 
 from . import selectors, services
@@ -432,11 +430,10 @@ def review_forms(*, session: CounterSession) -> list[ReviewForm]:
     is no translation) with its value exactly as stored. Signature fields are the signature step, not rows."""
     language, words = session.language, chrome(session.language)
     forms = []
-    for form in session.forms.all():
-        version = FormVersion.objects.select_related("template").get(
-            template__code=form.form_code, number=form.form_version
-        )
-        spec = render_source(version=version).spec
+    session_forms = list(session.forms.all())
+    sources = selectors.session_form_sources(session_forms)
+    for form in session_forms:
+        spec = sources[form.form_code].spec
         rows = tuple(
             _review_row(field_spec, form.data.get(field_spec.key), language, words)
             for field_spec in spec.fields

@@ -462,7 +462,7 @@ def test_a_failed_output_exports_nothing_and_waits_for_the_clerk(
     CounterSession.objects.filter(pk=session.pk).update(
         state=SessionState.FINISHED, finished_at=timezone.now() - dt.timedelta(minutes=5)
     )
-    calls = []
+    calls: list[dict[str, object]] = []
 
     def enqueue_then_refuse(**kwargs):
         if calls:

@@ -11,18 +11,14 @@ AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = frozenset({"serious", "critical"})
 
 
-def axe_violations(page: Any, *, context: str | None = None) -> list[dict[str, Any]]:
-    """All of axe's violations on the page as it is now (``context``: a CSS selector to limit the run)."""
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """All of axe's violations on the page as it is now."""
     if not AXE_JS.exists():
         raise AssertionError(f"{AXE_JS} is missing: run `make test` (or `npm ci`) to install axe-core")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE_JS))
     result: dict[str, Any] = page.evaluate(
-        """async (context) => {
-            const options = {resultTypes: ["violations"]};
-            return context ? await axe.run(context, options) : await axe.run(document, options);
-        }""",
-        context,
+        """async () => await axe.run(document, {resultTypes: ["violations"]})"""
     )
     return list(result["violations"])
 
@@ -39,9 +35,9 @@ def describe(violations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def assert_accessible(page: Any, where: str, *, context: str | None = None) -> None:
+def assert_accessible(page: Any, where: str) -> None:
     """No serious or critical axe violation on ``page``; ``where`` names the screen in the failure."""
-    blocking = [v for v in axe_violations(page, context=context) if v.get("impact") in BLOCKING]
+    blocking = [v for v in axe_violations(page) if v.get("impact") in BLOCKING]
     assert not blocking, (
         f"axe-core: serious or critical violations on {where} ({page.url}):\n{describe(blocking)}"
     )
