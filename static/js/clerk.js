@@ -6,10 +6,11 @@
   const live = document.getElementById("live");
   if (!live) return;
   let dirty = false;
+  let sending = false; // a form is being sent: its answer is the next page, a reload would cut it short
   document.addEventListener("input", function (event) {
     if (event.target.closest("form")) dirty = true;
   });
-  document.addEventListener("submit", function () { dirty = false; });
+  document.addEventListener("submit", function () { dirty = false; sending = true; });
 
   let known = null;
   function onSnapshot(data) {
@@ -26,6 +27,7 @@
     }
   }
   function refresh() {
+    if (sending) return;
     if (dirty) {
       let banner = document.getElementById("live-banner");
       if (!banner) {

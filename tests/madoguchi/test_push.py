@@ -460,7 +460,7 @@ def test_publish_with_redis_down_returns_and_logs_no_event_data(
     topic = "session:20261121-shimin-1-0001"
     push.publish(topic, {"type": "session", "name": "葛西花子"})
     push.publish(topic, {"type": "session", "name": "葛西花子"})
-    assert "could not publish a session event" in caplog.text
+    assert caplog.text.count("could not publish a session event") == 1  # then 5 s without trying
     assert "葛西" not in caplog.text
     assert "20261121-shimin-1-0001" not in caplog.text
 
