@@ -5,10 +5,12 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 UV_VERSION := 0.13.8
-# What WeasyPrint and MJ+ rendering need (domain.md §3), and gettext to compile the UI's translations.
-DEMO_PACKAGES := fonts-ipamj-mincho libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 gettext
-# Tests also read PDFs back (poppler) and drive Debian's Chromium.
-TEST_PACKAGES := $(DEMO_PACKAGES) poppler-utils zbar-tools chromium
+# What WeasyPrint and MJ+ rendering need (domain.md §3), gettext to compile the UI's translations, and what
+# pyscard (the agent's PC/SC card drivers) is built with from source on Linux.
+DEMO_PACKAGES := fonts-ipamj-mincho libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 gettext \
+	libpcsclite-dev swig
+# Tests also read PDFs back (poppler), drive Debian's Chromium, and talk to virtual cards through pcscd + vpcd.
+TEST_PACKAGES := $(DEMO_PACKAGES) poppler-utils zbar-tools chromium pcscd vsmartcard-vpcd libccid
 # axe-core (npm) is injected into the end-to-end tests' pages; Debian's Node and npm when npm is missing.
 TEST_PACKAGES += $(if $(shell command -v npm),,nodejs npm)
 TEST_VAR := $(CURDIR)/var/test
