@@ -1,22 +1,27 @@
-"""The agent's Celery app and its commands. Task arguments never carry PINs or personal data.
+"""The agent's Celery app and its commands. Task arguments carry no personal data; read_card's secret (PIN …)
+lives only in its message, never logged or kept. Every report goes through the durable outbox.
 
 ``fixups=[]``: the agent runs without Django, so Celery's Django fix-up must not set it up.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import time
 from typing import Any
 
 import requests
 from celery import Celery, Task
+from celery.signals import worker_ready, worker_shutdown
 
-from . import broker
+from devices import signing
+
+from . import broker, runtime
 from .client import JobRefused, ServerClient
 from .config import AgentConfig
 from .drivers import CardFailed, PrintFailed, a4_printer, card_reader
 from .journal import PrintJournal
+from .outbox import agent_outbox
 
 logger = logging.getLogger("devices.agent")
 
@@ -32,15 +37,21 @@ agent_app.conf.update(
 )
 
 
+def _backoff(retries: int) -> int:
+    """Seconds before a command's next try: 1, 2, 4 … 32, then 60, without limit."""
+    return min(60, 2 ** min(retries, 6))
+
+
 @agent_app.task(name="devices.agent.print_pdf", bind=True, max_retries=None)
 def print_pdf(self: Task, *, job_id: int) -> None:
-    """Fetch the job's PDF, print it once, report the outcome.
+    """Fetch the job's PDF, print it once, report the outcome through the outbox.
 
     Delivered twice, or retried after the report was lost, the job is confirmed without printing again: the
     server answers 410 for a finished job, and the local journal remembers what was printed.
     """
     config = AgentConfig.from_env()
     client = ServerClient(config)
+    outbox = agent_outbox(config)
     journal = PrintJournal(config.state_dir)
     try:
         pdf = client.print_job_pdf(job_id)
@@ -52,11 +63,11 @@ def print_pdf(self: Task, *, job_id: int) -> None:
                 where = a4_printer(config).print_pdf(name=f"job-{job_id}.pdf", pdf=pdf)
             except PrintFailed as failed:
                 logger.error("print job %s: the printer failed: %s", job_id, failed)
-                client.event({"type": "print.failed", "job": job_id, "message": str(failed)})
+                outbox.post({"type": "print.failed", "job": job_id, "message": str(failed)})
                 return
             journal.record(job_id, pdf)
             logger.info("print job %s printed (%s)", job_id, where)
-        client.event({"type": "print.done", "job": job_id})
+        outbox.post({"type": "print.done", "job": job_id})
         journal.prune()
     except JobRefused as refused:
         # Not retried: a wrong secret or clock must be fixed on this PC. The server fails the job after its
@@ -64,30 +75,82 @@ def print_pdf(self: Task, *, job_id: int) -> None:
         logger.error("print job %s refused by the server: %s", job_id, refused)
     except requests.RequestException as exc:
         # The server is unreachable or failing: retry with back-off; the job stays queued on the server.
-        raise self.retry(exc=exc, countdown=min(60, 2 ** min(self.request.retries, 6))) from exc
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
 
-def _post_event(client: ServerClient, payload: dict[str, Any], attempts: int = 6) -> None:
-    """Post an event, retrying with back-off while the server is unreachable (the payload never holds a PIN)."""
-    for attempt in range(attempts):
-        try:
-            client.event(payload)
-            return
-        except requests.RequestException:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(min(8, 0.5 * 2**attempt))
+@agent_app.task(name="devices.agent.print_receipt", bind=True, max_retries=None)
+def print_receipt(self: Task, *, job_id: int) -> None:
+    """Fetch the job's receipt (a ticket, a receipt: ``{"title", "lines", "qr", "cut"}``), print it once on the
+    receipt printer, report the outcome through the outbox.
 
-
-@agent_app.task(name="devices.agent.read_card", max_retries=0)
-def read_card(*, request_id: str, kind: str, pin: str) -> None:
-    """Read the card in this terminal's reader with the PIN the resident typed on the tablet, once.
-
-    The PIN lives only in this call: it is not logged, not retried (a wrong PIN must never be tried again by a
-    machine), and not in the event sent back, which carries the card's data or the reason it failed.
+    The printer offline (PrintFailed) retries the task with back-off, without limit: the job stays 印刷待ち on the
+    server and prints once the printer is back. Once printed, the journal (keyed by the receipt JSON's hash)
+    keeps a redelivered or retried command from printing it again. A receipt the printer module rejects
+    (ValueError: malformed) is reported as print.failed.
     """
+    from .receipt import receipt_printer  # the ESC/POS driver (python-escpos) loads only where receipts print
+
     config = AgentConfig.from_env()
     client = ServerClient(config)
+    outbox = agent_outbox(config)
+    journal = PrintJournal(config.state_dir)
+    try:
+        receipt = client.receipt_job(job_id)
+        if receipt is None:
+            logger.info("receipt job %s: finished already", job_id)
+            return
+        content = json.dumps(receipt, sort_keys=True, ensure_ascii=False).encode()
+        if not journal.printed(job_id, content):
+            try:
+                where = receipt_printer(config).print_receipt(name=f"receipt-{job_id}", receipt=receipt)
+            except ValueError as malformed:
+                logger.error("receipt job %s: not printable: %s", job_id, malformed)
+                outbox.post({"type": "print.failed", "job": job_id, "message": str(malformed)[:500]})
+                return
+            journal.record(job_id, content)
+            logger.info("receipt job %s printed (%s)", job_id, where)
+        outbox.post({"type": "print.done", "job": job_id})
+        journal.prune()
+    except PrintFailed as offline:
+        countdown = _backoff(self.request.retries)
+        logger.warning(
+            "receipt job %s: the printer failed (%s); retrying in %s s", job_id, offline, countdown
+        )
+        raise self.retry(exc=offline, countdown=countdown) from offline
+    except JobRefused as refused:
+        logger.error("receipt job %s refused by the server: %s", job_id, refused)
+    except requests.RequestException as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+# acks_late off: a card command redelivered after a crash must not VERIFY a second time (a PIN try is precious).
+@agent_app.task(name="devices.agent.read_card", max_retries=0, acks_late=False)
+def read_card(*, request_id: str, kind: str, sealed_pin: str = "", **unknown: Any) -> None:
+    """Read the card in this terminal's reader with the secret the resident typed on the tablet (PIN, 照合番号B,
+    or the residence card's number, by ``kind``: mynumber, mynumber_b, licence, residence), once.
+
+    The secret arrives sealed for this terminal and this request (devices.signing.seal) and is opened only here:
+    it is not logged, not retried (a wrong PIN must never be tried again by a machine), and not in the event sent
+    back, which carries the card's data or the reason it failed. A seal that does not open (another terminal's
+    command, a forged or damaged one) reads nothing and answers ``bad_command``. The event goes through the
+    outbox (devices/agent/outbox.py), which deletes it once delivered and drops it unsent after 10 minutes.
+    A command of another version (an unsealed ``pin`` from a server not yet upgraded) is refused the same way,
+    never used and never echoed (``unknown`` is dropped unread).
+    """
+    config = AgentConfig.from_env()
+    unknown.clear()
+    try:
+        pin = signing.unseal(
+            config.secret,
+            sealed_pin,
+            context=signing.card_command_context(terminal=config.terminal, request_id=request_id, kind=kind),
+        )
+    except signing.SealBroken:
+        logger.error("card read %s: the command's sealed secret does not open for this terminal", request_id)
+        agent_outbox(config).post(
+            {"type": "card.failed", "request": request_id, "reason": "bad_command", "retries_left": None}
+        )
+        return
     try:
         data = card_reader(config).read(kind=kind, pin=pin)
     except CardFailed as failed:
@@ -98,11 +161,51 @@ def read_card(*, request_id: str, kind: str, pin: str) -> None:
             "reason": failed.reason,
             "retries_left": failed.retries_left,
         }
+    except Exception as exc:
+        # A driver bug or an unplugged reader must still answer the session, and Celery must not log the
+        # exception (its message could carry what the card said). Class name only.
+        logger.error("card read %s: the reader failed unexpectedly (%s)", request_id, type(exc).__name__)
+        payload = {
+            "type": "card.failed",
+            "request": request_id,
+            "reason": "reader_error",
+            "retries_left": None,
+        }
     else:
         logger.info("card read %s done", request_id)
         payload = {"type": "card.read", "request": request_id, "kind": kind, "card": data}
     del pin
+    agent_outbox(config).post(payload)
+
+
+@agent_app.task(name="devices.agent.probe_card", max_retries=0, acks_late=False)
+def probe_card(*, request_id: str, kind: str) -> None:
+    """Before the resident types the PIN: read the card's retry counter without spending a try and report it
+    (``card.probed`` with ``status`` ok, or the CardFailed reason: no_card, unknown_card, locked …), so the
+    tablet shows the tries left — and a locked card — before the PIN is typed. Carries no secret."""
+    config = AgentConfig.from_env()
     try:
-        _post_event(client, payload)
-    except JobRefused as refused:
-        logger.error("card read %s refused by the server: %s", request_id, refused)
+        left = card_reader(config).retries(kind=kind)
+        status: str = "ok"
+    except CardFailed as failed:
+        left, status = failed.retries_left, failed.reason
+    except Exception as exc:
+        logger.error("card probe %s: the reader failed unexpectedly (%s)", request_id, type(exc).__name__)
+        left, status = None, "reader_error"
+    logger.info("card probe %s: %s", request_id, status)
+    agent_outbox(config).post(
+        {"type": "card.probed", "request": request_id, "kind": kind, "status": status, "retries_left": left}
+    )
+
+
+@worker_ready.connect
+def _runtime_start(sender: Any = None, **_: Any) -> None:
+    """The agent's threads (outbox sender, heartbeat, device watchers) run while its worker runs. Only for this
+    app's worker: the signal is global to the process."""
+    if getattr(sender, "app", None) is agent_app:
+        runtime.runtime_start(AgentConfig.from_env())
+
+
+@worker_shutdown.connect
+def _runtime_stop(**_: Any) -> None:
+    runtime.runtime_stop()

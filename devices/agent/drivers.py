@@ -7,10 +7,28 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from .config import AgentConfig
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """One device's health as the agent reports it in its heartbeat (``devices`` list of the ``heartbeat`` event).
+
+    ``kind``: card_reader | staff_reader | qr_scanner | receipt_printer | a4_printer; ``driver``: the setting's
+    driver part (``pcsc``, ``simulated``, ``network`` …); ``status``: ok | error | absent; ``detail``: a short
+    reason for people (never personal data)."""
+
+    kind: str
+    driver: str
+    status: str
+    detail: str = ""
+
+    def as_event(self) -> dict[str, str]:
+        return {"kind": self.kind, "driver": self.driver, "status": self.status, "detail": self.detail[:200]}
 
 
 class PrintFailed(Exception):
@@ -77,18 +95,49 @@ def a4_printer(config: AgentConfig) -> A4Printer:
 
 
 class CardFailed(Exception):
-    """The card could not be read. ``reason`` is a code the screens translate (wrong_pin, locked, no_card,
-    unknown_card); ``retries_left`` the card's PIN retry counter when it is known."""
+    """The card could not be read. ``reason`` is a code the screens translate: wrong_pin, locked, no_card,
+    unknown_card, card_removed, malformed, wrong_card_number, reader_missing, reader_error (and bad_command, from
+    read_card itself); ``retries_left`` the card's PIN retry counter when it is known. The message never holds a
+    PIN, a card number or personal data."""
 
     def __init__(self, reason: str, message: str, retries_left: int | None = None) -> None:
         super().__init__(message)
         self.reason, self.retries_left = reason, retries_left
 
 
+CARD_KINDS = ("mynumber", "mynumber_b", "licence", "residence")
+CARD_FIELDS = {
+    "mynumber": ("name", "address", "birth_date", "sex", "individual_number"),
+    "licence": ("name", "kana", "birth_date", "address", "licence_number", "issue_date", "expiry_date"),
+    "residence": (
+        "name",
+        "nationality",
+        "birth_date",
+        "sex",
+        "address",
+        "card_number",
+        "status_of_residence",
+        "period_end",
+    ),
+}
+
+
 class CardReader(Protocol):
     def read(self, *, kind: str, pin: str) -> dict[str, str]:
-        """The card's text data (for the My Number card: 券面事項入力補助AP's basic 4 and the individual
-        number). Raises CardFailed. One VERIFY per call: never an automatic retry of a PIN."""
+        """The card's text data. ``kind`` and ``pin``: ``mynumber`` (4-digit PIN of 券面事項入力補助AP: basic 4 and
+        individual number), ``mynumber_b`` (照合番号B, 14 digits; same data), ``licence`` (PIN1; empty: the
+        common data only), ``residence`` (the 12-character card number). Raises CardFailed. One VERIFY per call:
+        never an automatic retry of a PIN."""
+        ...
+
+    def retries(self, *, kind: str) -> int | None:
+        """The tries left of the PIN of the card in the reader (``mynumber`` or ``licence``), read before any
+        VERIFY and without spending one, so the resident sees them before typing. Raises CardFailed (no_card,
+        unknown_card, locked …)."""
+        ...
+
+    def status(self) -> DeviceStatus:
+        """The reader's health (kind ``card_reader``) for the heartbeat."""
         ...
 
 
@@ -104,10 +153,11 @@ SIMULATED_CARD = {
 
 
 class SimulatedCardReader:
-    """A My Number card in a simulated reader, for the demo and tests: the card is a JSON file (its data and its
-    PIN; ``MADOGUCHI_SIMULATED_CARD``, default the demo card above), and like a real card it counts wrong PINs
-    down from 3 and locks at 0 (the counter is kept in the agent's state folder). ``{"absent": true}`` is an
-    empty reader."""
+    """A card in a simulated reader, for the demo and tests: the card is a JSON file (``MADOGUCHI_SIMULATED_CARD``,
+    default the demo My Number card above) with its ``kind`` (mynumber, licence or residence), its data
+    (CARD_FIELDS) and its secrets: ``pin`` (My Number PIN or licence PIN1), ``code_b`` (照合番号B),
+    ``card_number`` (residence card). Like a real card it counts wrong PINs down from 3 and locks at 0 (the
+    counters are kept in the agent's state folder). ``{"absent": true}`` is an empty reader."""
 
     def __init__(self, card_file: Path | None, state_dir: Path) -> None:
         self.card_file, self.state = card_file, state_dir / "simulated-card-retries.json"
@@ -120,42 +170,88 @@ class SimulatedCardReader:
         except FileNotFoundError:
             return {"absent": True}
         except ValueError as exc:
-            raise CardFailed("unknown_card", f"the card does not answer as a My Number card: {exc}") from exc
+            raise CardFailed("unknown_card", f"the card does not answer as a known card: {exc}") from exc
         return card if isinstance(card, dict) else {"absent": True}
+
+    def _counters(self) -> dict[str, Any]:
+        try:
+            counters = json.loads(self.state.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return counters if isinstance(counters, dict) else {}
 
     def _retries(self, key: str) -> int:
         try:
-            return int(json.loads(self.state.read_text()).get(key, 3))
-        except (FileNotFoundError, ValueError):
+            return int(self._counters().get(key, 3))
+        except (TypeError, ValueError):
             return 3
 
     def _set_retries(self, key: str, value: int) -> None:
         self.state.parent.mkdir(parents=True, exist_ok=True)
-        self.state.write_text(json.dumps({key: value}))
+        self.state.write_text(json.dumps(self._counters() | {key: value}))
 
-    def read(self, *, kind: str, pin: str) -> dict[str, str]:
-        card = self._card()
-        if card.get("absent"):
-            raise CardFailed("no_card", "no card in the reader")
-        if kind != card.get("kind", "mynumber"):
-            raise CardFailed("unknown_card", f"the card in the reader is not a {kind} card")
-        key = str(card.get("individual_number", ""))[-4:]
+    def _verify(self, key: str, given: str, expected: str) -> None:
         retries = self._retries(key)
         if retries <= 0:
             raise CardFailed("locked", "the card's PIN is locked", 0)
-        if not hmac.compare_digest(pin.encode(), str(card.get("pin", "")).encode()):
+        if not hmac.compare_digest(given.encode(), expected.encode()):
             self._set_retries(key, retries - 1)
             raise CardFailed("wrong_pin", "wrong PIN", retries - 1)
         self._set_retries(key, 3)
-        return {
-            name: str(card.get(name, ""))
-            for name in ("name", "address", "birth_date", "sex", "individual_number")
-        }
+
+    def _present(self, kind: str) -> dict[str, Any]:
+        card = self._card()
+        if card.get("absent"):
+            raise CardFailed("no_card", "no card in the reader")
+        card_kind = str(card.get("kind", "mynumber"))
+        if kind not in CARD_KINDS or card_kind != ("mynumber" if kind == "mynumber_b" else kind):
+            raise CardFailed("unknown_card", f"the card in the reader is not a {kind} card")
+        return card
+
+    def retries(self, *, kind: str) -> int | None:
+        card = self._present(kind)
+        if kind == "mynumber":
+            left = self._retries(str(card.get("individual_number", ""))[-4:])
+        elif kind == "licence":
+            left = self._retries("licence-" + str(card.get("licence_number", ""))[-4:])
+        else:
+            raise CardFailed("unknown_card", f"no PIN retry counter for card kind {kind!r}")
+        if left <= 0:
+            raise CardFailed("locked", "the card's PIN is locked", 0)
+        return left
+
+    def read(self, *, kind: str, pin: str) -> dict[str, str]:
+        card = self._present(kind)
+        card_kind = str(card.get("kind", "mynumber"))
+        if kind == "mynumber":
+            self._verify(str(card.get("individual_number", ""))[-4:], pin, str(card.get("pin", "")))
+        elif kind == "mynumber_b":
+            self._verify("b-" + str(card.get("individual_number", ""))[-4:], pin, str(card.get("code_b", "")))
+        elif kind == "residence":
+            if not hmac.compare_digest(pin.encode(), str(card.get("card_number", "")).encode()):
+                raise CardFailed("wrong_card_number", "the card number does not open this residence card")
+        elif pin:
+            self._verify("licence-" + str(card.get("licence_number", ""))[-4:], pin, str(card.get("pin", "")))
+        else:
+            return {name: str(card.get(name, "")) for name in ("issue_date", "expiry_date")}
+        return {name: str(card.get(name, "")) for name in CARD_FIELDS[card_kind]}
+
+    def status(self) -> DeviceStatus:
+        if self.card_file is not None and not self.card_file.parent.is_dir():
+            return DeviceStatus("card_reader", "simulated", "absent", f"no folder {self.card_file.parent}")
+        return DeviceStatus("card_reader", "simulated", "ok")
 
 
 def card_reader(config: AgentConfig) -> CardReader:
-    """``MADOGUCHI_CARD_READER``: ``simulated`` (the real PC/SC drivers come with the devices issue)."""
+    """``MADOGUCHI_CARD_READER``: ``simulated``, ``pcsc`` (the first PC/SC reader) or ``pcsc:<part of the reader's
+    name>`` (devices/agent/cards/)."""
     if config.card_reader == "simulated":
         card = os.environ.get("MADOGUCHI_SIMULATED_CARD")
         return SimulatedCardReader(Path(card) if card else None, config.state_dir)
-    raise SystemExit(f"agent: unknown card reader {config.card_reader!r}")
+    driver, _, name = config.card_reader.partition(":")
+    if driver == "pcsc":
+        # Imported here: pyscard needs the PC/SC library, which a simulated setup does not.
+        from .cards.pcsc import PcscCardReader
+
+        return PcscCardReader(name)
+    raise SystemExit(f"agent: unknown card reader {config.card_reader!r} (simulated, pcsc or pcsc:<reader>)")

@@ -112,6 +112,7 @@ def test_terminal_secrets_are_generated_and_an_empty_secret_never_verifies() -> 
     assert not signing.verify(
         "",
         timestamp=headers[signing.HEADER_TIMESTAMP],
+        nonce=headers[signing.HEADER_NONCE],
         given=headers[signing.HEADER_SIGNATURE],
         method="POST",
         path="/p",

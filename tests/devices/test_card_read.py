@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
 
 from counters import services
 from counters.models import CounterSession, SessionState
-from devices.agent.app import read_card
+from devices.agent.app import probe_card, read_card
 from devices.agent.drivers import CardFailed, SimulatedCardReader
 from tests.factories import CounterFactory, UserFactory
+
+from .broker_messages import QueueMessages, card_secret, message_text, sealed_for, task_kwargs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PIN = "4821"
@@ -100,7 +103,9 @@ def test_the_agent_reads_the_card_for_the_session_and_the_pin_goes_nowhere(
     reading_session: CounterSession, caplog
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    read_card(request_id=reading_session.card["request"], kind="mynumber", pin=PIN)
+    read_card(
+        request_id=reading_session.card["request"], kind="mynumber", sealed_pin=_sealed(reading_session, PIN)
+    )
     reading_session.refresh_from_db()
     assert reading_session.state == SessionState.IDENTIFIED
     assert reading_session.card["shimei"] == "転入　太郎"
@@ -112,7 +117,11 @@ def test_the_agent_reads_the_card_for_the_session_and_the_pin_goes_nowhere(
 
 def test_a_wrong_pin_reaches_the_clerk_with_the_retries_left(reading_session: CounterSession, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    read_card(request_id=reading_session.card["request"], kind="mynumber", pin="0000")
+    read_card(
+        request_id=reading_session.card["request"],
+        kind="mynumber",
+        sealed_pin=_sealed(reading_session, "0000"),
+    )
     reading_session.refresh_from_db()
     assert reading_session.state == SessionState.RECEPTION
     assert reading_session.card["status"] == "failed"
@@ -120,9 +129,59 @@ def test_a_wrong_pin_reaches_the_clerk_with_the_retries_left(reading_session: Co
     assert "0000" not in caplog.text
 
 
+def _sealed(session: CounterSession, pin: str) -> str:
+    terminal = session.counter.terminal
+    assert terminal is not None
+    return sealed_for(
+        terminal=terminal.code,
+        secret=terminal.secret,
+        request_id=session.card["request"],
+        kind="mynumber",
+        pin=pin,
+    )
+
+
+def test_a_command_sealed_for_another_terminal_reads_nothing(reading_session: CounterSession, caplog) -> None:
+    """A command that does not open with this agent's secret (another terminal's, forged, or moved to another
+    request) never reaches the card: no PIN try is spent, and the session hears why."""
+    caplog.set_level(logging.DEBUG)
+    other = sealed_for(
+        terminal="K99",
+        secret="another-secret",
+        request_id=reading_session.card["request"],
+        kind="mynumber",
+        pin=PIN,
+    )
+    moved = sealed_for(
+        terminal=reading_session.counter.terminal.code,  # type: ignore[union-attr]
+        secret=reading_session.counter.terminal.secret,  # type: ignore[union-attr]
+        request_id="another-request",
+        kind="mynumber",
+        pin=PIN,
+    )
+    commands: list[dict[str, str]] = [{"sealed_pin": s} for s in (other, moved, "s1.garbage", "not sealed")]
+    commands.append({"pin": PIN})  # a server of the version before sealing: refused, not used
+    for command in commands:
+        read_card(request_id=reading_session.card["request"], kind="mynumber", **command)
+        reading_session.refresh_from_db()
+        assert (reading_session.card["status"], reading_session.card["reason"]) == ("failed", "bad_command")
+        CounterSession.objects.filter(pk=reading_session.pk).update(
+            card={**reading_session.card, "status": "reading"}
+        )
+    # The card was never asked: the right PIN still has all its tries.
+    read_card(
+        request_id=reading_session.card["request"],
+        kind="mynumber",
+        sealed_pin=_sealed(reading_session, "0000"),
+    )
+    reading_session.refresh_from_db()
+    assert reading_session.card["retries_left"] == 2
+
+
 def test_the_command_hides_the_pin_from_monitors(settings) -> None:
-    """Through the real (filesystem) broker: the message for the agent carries the PIN once, in its body; the
-    headers that monitors and logs show (kwargsrepr) do not, and the message expires."""
+    """Through the real (filesystem) broker: the message for the agent carries the PIN once, sealed for the
+    terminal's agent; neither its body nor the headers that monitors and logs show (kwargsrepr) hold it in
+    clear, and the message expires."""
     from devices import services as device_services
     from devices.agent import broker
 
@@ -136,7 +195,74 @@ def test_the_command_hides_the_pin_from_monitors(settings) -> None:
     new = [json.loads(path.read_text()) for path in set(folder.glob("*.msg")) - before]
     message = next(m for m in new if m["headers"].get("task") == "devices.agent.read_card")
     assert message["properties"]["delivery_info"]["routing_key"] == terminal.queue
-    assert PIN not in json.dumps(message["headers"]) and "****" in message["headers"]["kwargsrepr"]
+    assert card_secret(message, terminal=terminal.code, secret=terminal.secret) == PIN
+    assert PIN not in message_text(message) and "****" in message["headers"]["kwargsrepr"]
     assert message["headers"]["expires"]
     for path in set(folder.glob("*.msg")) - before:
         path.unlink()  # no agent consumes this queue in the test
+
+
+def test_the_tries_left_reach_the_tablet_before_the_pin_is_typed(
+    reading_session: CounterSession, card_file: Path
+) -> None:
+    """The probe reads the retry counter without spending a try; the PIN pad shows it (and warns at the last
+    try), the session's version stays, so a PIN being typed is not made stale."""
+    from counters.views_tablet import CHROME, _session_screen
+
+    request = reading_session.card["request"]
+    CounterSession.objects.filter(pk=reading_session.pk).update(
+        card={**reading_session.card, "status": "pin", "pin_requested": True}
+    )
+    version = CounterSession.objects.get(pk=reading_session.pk).version
+    probe_card(request_id=request, kind="mynumber")
+    reading_session.refresh_from_db()
+    assert (reading_session.card["probe"], reading_session.card["retries_left"]) == ("ok", 3)
+    assert reading_session.version == version
+    words = CHROME["ja"]
+    assert _session_screen(reading_session)["card_messages"] == [words["card_retries"].format(n=3)]
+
+    # Two wrong PINs earlier (at another counter, say): the pad warns that the next one locks the card.
+    reader = SimulatedCardReader(card_file, Path(os.environ["MADOGUCHI_AGENT_STATE_DIR"]))
+    for _ in range(2):
+        with pytest.raises(CardFailed):
+            reader.read(kind="mynumber", pin="0000")
+    probe_card(request_id=request, kind="mynumber")
+    reading_session.refresh_from_db()
+    screen = _session_screen(reading_session)
+    assert screen["screen"] == "pin"
+    assert screen["card_messages"] == [words["card_retries"].format(n=1), words["card_last_try"]]
+
+    # Locked: no PIN pad at all, the resident is sent to the clerk.
+    with pytest.raises(CardFailed):
+        reader.read(kind="mynumber", pin="0000")
+    probe_card(request_id=request, kind="mynumber")
+    reading_session.refresh_from_db()
+    assert reading_session.card["probe"] == "locked"
+    screen = _session_screen(reading_session)
+    assert screen["screen"] == "card" and screen["card_messages"] == [words["card_locked"]]
+
+    # No card on the reader yet: the resident is asked to put it there.
+    card_file.rename(card_file.with_suffix(".away"))
+    probe_card(request_id=request, kind="mynumber")
+    reading_session.refresh_from_db()
+    assert reading_session.card["probe"] == "no_card"
+    assert _session_screen(reading_session)["card_messages"] == [words["card_place"]]
+
+
+def test_asking_for_a_pin_sends_the_probe_and_nothing_secret(
+    settings, django_capture_on_commit_callbacks
+) -> None:
+    counter = CounterFactory.create()
+    clerk = UserFactory(roles=["clerk"])
+    assert counter.terminal is not None
+    queue = QueueMessages(counter.terminal.queue)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            session = services.session_card_request(
+                session=services.counter_session_open(counter=counter, clerk=clerk), clerk=clerk
+            )
+        [message] = queue.new()
+    finally:
+        queue.drop_new()
+    assert message["headers"]["task"] == "devices.agent.probe_card"
+    assert task_kwargs(message) == {"request_id": session.card["request"], "kind": "mynumber"}
