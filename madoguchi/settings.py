@@ -66,6 +66,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "madoguchi.accounts.context_processors.roles",
             ],
         },
     },
@@ -106,6 +107,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 SESSION_COOKIE_AGE = env.int("MADOGUCHI_SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
+# Staff login by IC card + PIN at counter PCs (madoguchi.accounts, docs/staff-login.md): wrong PINs before the
+# card login locks, for how long, and how long a tap waits for its PIN.
+MADOGUCHI_CARD_PIN_MAX_FAILURES = env.int("MADOGUCHI_CARD_PIN_MAX_FAILURES", default=5)
+MADOGUCHI_CARD_LOCK_SECONDS = env.int("MADOGUCHI_CARD_LOCK_SECONDS", default=15 * 60)
+MADOGUCHI_CARD_LOGIN_SECONDS = env.int("MADOGUCHI_CARD_LOGIN_SECONDS", default=60)
 
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", "日本語"), ("en", "English")]
@@ -157,6 +163,7 @@ CELERY_BEAT_SCHEDULE = {
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
     "render-redispatch": {"task": "forms_engine.tasks.packet_renders_redispatch", "schedule": 60.0},
     "print-purge": {"task": "devices.tasks.print_jobs_purge", "schedule": 3600.0},
+    "agent-records-purge": {"task": "devices.tasks.agent_records_purge", "schedule": 300.0},
     "session-output-redispatch": {"task": "counters.tasks.sessions_output_redispatch", "schedule": 60.0},
     "session-wipe": {"task": "counters.tasks.sessions_wipe_signatures", "schedule": 3600.0},
 }
@@ -200,6 +207,10 @@ MADOGUCHI_PRINT_REDISPATCH_SECONDS = env.int("MADOGUCHI_PRINT_REDISPATCH_SECONDS
 MADOGUCHI_PRINT_MAX_DISPATCHES = env.int("MADOGUCHI_PRINT_MAX_DISPATCHES", default=10)
 # Printed PDFs hold personal data: they are deleted this many hours after the job finished.
 MADOGUCHI_PRINT_RETENTION_HOURS = env.int("MADOGUCHI_PRINT_RETENTION_HOURS", default=24)
+# A terminal whose agent sent no heartbeat for this many seconds shows as offline (agents beat every 30 s).
+MADOGUCHI_TERMINAL_OFFLINE_SECONDS = env.int("MADOGUCHI_TERMINAL_OFFLINE_SECONDS", default=90)
+# How long the ids of processed agent events are kept: an event resent within it is answered, not handled again.
+MADOGUCHI_AGENT_EVENT_RETENTION_HOURS = env.int("MADOGUCHI_AGENT_EVENT_RETENTION_HOURS", default=24)
 
 # --- Logging: structured, never personal data --------------------------------------------------------
 LOGGING = {
