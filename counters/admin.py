@@ -11,7 +11,7 @@ from .models import Counter, CounterGroup, CounterSession, SessionEvent, TabletP
 
 @admin.register(CounterGroup)
 class CounterGroupAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "ticket_prefix")
+    list_display = ("code", "name", "ticket_prefix", "ticket_terminal")
 
 
 @admin.register(Counter)

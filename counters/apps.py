@@ -19,7 +19,9 @@ class CountersConfig(AppConfig):
         )
         event_handler_register("card.read", services.card_event)
         event_handler_register("card.failed", services.card_event)
+        event_handler_register("card.probed", services.card_probe_event)
         event_handler_register("qr.scanned", services.qr_event)
+        event_handler_register("qr.failed", services.qr_event)
         print_job_changed_subscribe(services.print_job_changed)
         # A written outbound batch makes its receptions 連携済 (integrations does not import counters).
         export_written_subscribe(receptions_linked)

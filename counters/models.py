@@ -14,6 +14,15 @@ class CounterGroup(models.Model):
     code = models.SlugField(_("窓口グループコード"), max_length=32, unique=True)
     name = models.CharField(_("名称"), max_length=100)
     ticket_prefix = models.CharField(_("番号札の記号"), max_length=4, blank=True)
+    ticket_terminal = models.ForeignKey(
+        "devices.Terminal",
+        verbose_name=_("番号札を印刷する端末"),
+        help_text=_("発券のたびに、この端末のレシートプリンタで番号札を印刷します。空欄なら印刷しません。"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ticket_groups",
+    )
 
     class Meta:
         verbose_name = _("窓口グループ")

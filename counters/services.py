@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -185,15 +186,47 @@ def _clerk_step(session: CounterSession, clerk: Any, version: int | None) -> Cou
 # --- tickets and opening ---------------------------------------------------------------------------------------
 
 
-def ticket_issue(*, group: CounterGroup) -> Ticket:
-    """The group's next numbered ticket of the day (番号札)."""
+def ticket_issue(*, group: CounterGroup, requested_by: Any = None) -> Ticket:
+    """The group's next numbered ticket of the day (番号札), printed on the group's ticket printer if it has one.
+
+    The ticket and its print job are written in one transaction: a ticket is never printed twice nor lost when
+    the printer or its agent is away (the job waits, devices redispatches it)."""
     today = timezone.localdate()
     with transaction.atomic():
-        CounterGroup.objects.select_for_update().get(pk=group.pk)
+        locked = CounterGroup.objects.select_for_update().select_related("ticket_terminal").get(pk=group.pk)
         last = Ticket.objects.filter(group=group, day=today).order_by("-number").first()
         ticket = Ticket.objects.create(group=group, day=today, number=(last.number if last else 0) + 1)
+        if locked.ticket_terminal is not None:
+            devices.receipt_job_create(
+                terminal=locked.ticket_terminal,
+                title=f"番号札 {ticket.label}",
+                receipt=_ticket_receipt(locked, ticket),
+                requested_by=requested_by,
+            )
     push.publish_on_commit(f"group:{group.code}", {"type": "queue", "group": group.code})
     return ticket
+
+
+def _ticket_receipt(group: CounterGroup, ticket: Ticket) -> dict[str, Any]:
+    issued = timezone.localtime()
+    waiting = (
+        Ticket.objects.filter(group=group, day=ticket.day, status=TicketStatus.WAITING)
+        .exclude(pk=ticket.pk)
+        .count()
+    )
+    return {
+        "title": f"番号札 {ticket.label}",
+        "lines": [
+            {"text": group.name, "size": "normal", "align": "center"},
+            {"text": "受付番号", "size": "normal", "align": "center"},
+            {"text": ticket.label, "size": "large", "align": "center"},
+            {"text": f"お待ちの方 {waiting} 人", "size": "normal", "align": "center"},
+            {"text": f"{issued:%Y年%m月%d日 %H:%M} 発券", "size": "normal", "align": "center"},
+            {"text": "番号をお呼びするまでお待ちください。", "size": "normal", "align": "left"},
+        ],
+        "qr": None,
+        "cut": True,
+    }
 
 
 def counter_session_open(*, counter: Counter, clerk: Any, ticket: Ticket | None = None) -> CounterSession:
@@ -353,10 +386,43 @@ def session_qr(*, session: CounterSession, payload: str, clerk: Any) -> Resident
     return session_identify(session=session, atena_no=parsed.atena_no, clerk=clerk, by="qr")
 
 
-def session_card_request(*, session: CounterSession, clerk: Any, kind: str = "mynumber") -> CounterSession:
-    """Ask the resident for the card's PIN on the counter's tablet; the card is read when they enter it."""
+CARD_KINDS = ("mynumber", "mynumber_b", "licence", "residence")
+# Read with a PIN the resident types on the tablet.
+CARD_PIN_KINDS = ("mynumber", "licence")
+# Read with what is printed on the card, which the clerk types at the desk with the card in hand.
+CARD_PRINTED_KINDS = ("mynumber_b", "residence")
+RESIDENCE_CARD_NO = re.compile(r"[A-Z]{2}[0-9]{8}[A-Z]{2}")
+
+
+def _card_printed_check(kind: str, printed: str) -> str:
+    """The shape of what the clerk typed from the card (照合番号B or the residence card number), upper-cased; the
+    value itself is never stored, logged or put in an error message."""
+    value = printed.strip().upper()
+    if kind == "mynumber_b":
+        if not (len(value) == 14 and value.isascii() and value.isdigit()):
+            raise SessionError(
+                "照合番号Bは数字14桁です（生年月日6桁・有効期限の西暦4桁・セキュリティコード4桁）"
+            )
+        return value
+    if not RESIDENCE_CARD_NO.fullmatch(value):
+        raise SessionError("在留カード番号は英字2桁・数字8桁・英字2桁の12文字です")
+    return value
+
+
+def session_card_request(
+    *, session: CounterSession, clerk: Any, kind: str = "mynumber", printed: str = ""
+) -> CounterSession:
+    """Read the ID card on the counter's reader.
+
+    My Number card with its PIN and the driver's licence (PIN 1): the resident types the PIN on the tablet, and the
+    card is read when they enter it. My Number card by 照合番号B and the residence card: the key is printed on the
+    card, the clerk types it (``printed``) and the read starts at once; the key goes only into the agent's command.
+    """
+    if kind not in CARD_KINDS:
+        raise SessionError(f"カードの種類 {kind!r} は読み取れません")
     if session.counter.terminal_id is None:
         raise SessionError(f"窓口 {session.counter.name} にはカードリーダーの端末がありません")
+    secret = _card_printed_check(kind, printed) if kind in CARD_PRINTED_KINDS else ""
     with transaction.atomic():
         locked = _clerk_step(session, clerk, None)
         if locked.state not in (S.RECEPTION, S.IDENTIFIED):
@@ -365,12 +431,33 @@ def session_card_request(*, session: CounterSession, clerk: Any, kind: str = "my
         last = {key: locked.card[key] for key in ("reason", "retries_left") if key in locked.card}
         locked.card = {
             "kind": kind,
-            "pin_requested": True,
+            "pin_requested": kind in CARD_PIN_KINDS,
             "request": secrets.token_hex(8),
-            "status": "pin",
+            "status": "pin" if kind in CARD_PIN_KINDS else "reading",
             **last,
         }
-        return _change(locked, actor=clerk, kind="card_request", fields=["card"], detail={"card": kind})
+        changed = _change(locked, actor=clerk, kind="card_request", fields=["card"], detail={"card": kind})
+        if secret:
+            _card_read_send(locked, secret)
+        elif locked.counter.terminal is not None:
+            # The tries left, read before the resident types (card_probe_event).
+            terminal, request_id = locked.counter.terminal, locked.card["request"]
+            transaction.on_commit(
+                lambda: devices.card_probe_request(terminal=terminal, request_id=request_id, kind=kind)
+            )
+        return changed
+
+
+def _card_read_send(session: CounterSession, secret: str) -> None:
+    terminal = session.counter.terminal
+    if terminal is None:
+        raise SessionError("この窓口にはカードリーダーの端末がありません")
+    try:
+        devices.card_read_request(
+            terminal=terminal, request_id=session.card["request"], kind=session.card["kind"], pin=secret
+        )
+    except devices.CommandUnavailable as unavailable:
+        raise SessionError(str(unavailable)) from unavailable
 
 
 def session_card_cancel(*, session: CounterSession, clerk: Any) -> CounterSession:
@@ -394,18 +481,9 @@ def tablet_card_pin(*, session: CounterSession, pairing: TabletPairing, pin: str
         locked = _tablet_step(session, pairing, version)
         if not locked.card.get("pin_requested"):
             raise SessionStale("カードの読み取りは求められていません")
-        terminal = locked.counter.terminal
-        if terminal is None:
-            raise SessionError("この窓口にはカードリーダーの端末がありません")
-        request_id = locked.card["request"]
         locked.card = {**locked.card, "pin_requested": False, "status": "reading"}
         _change(locked, actor=None, kind="card_pin", fields=["card"], detail={"tablet": pairing.pk})
-        try:
-            devices.card_read_request(
-                terminal=terminal, request_id=request_id, kind=locked.card["kind"], pin=pin
-            )
-        except devices.CommandUnavailable as unavailable:
-            raise SessionError(str(unavailable)) from unavailable
+        _card_read_send(locked, pin)
 
 
 def _card_person_matches(card: Mapping[str, Any]) -> Resident | None:
@@ -424,6 +502,48 @@ def _card_person_matches(card: Mapping[str, Any]) -> Resident | None:
     return found[0] if len(found) == 1 else None
 
 
+CARD_PROBE_STATUSES = ("ok", "no_card", "unknown_card", "locked", "card_removed", "malformed", "reader_missing",
+                       "reader_error")  # fmt: skip
+
+
+def card_probe_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, Any]:
+    """The agent's ``card.probed``: the tries left of the card's PIN (or why they could not be read), for the
+    session whose PIN pad waits. Shown on the pad and the clerk screen; not a step of the session, so the version
+    stays (a PIN being typed is not made stale by it) — the screens are told to refresh."""
+    request_id = str(event.get("request", ""))
+    status = str(event.get("status", ""))
+    if status not in CARD_PROBE_STATUSES:
+        raise ValueError(f"status: {status[:32]!r} is not one of {', '.join(CARD_PROBE_STATUSES)}")
+    retries = event.get("retries_left")
+    if retries is not None and not (isinstance(retries, int) and 0 <= retries <= 15):
+        raise ValueError("retries_left: expected a number of tries 0-15 or null")
+    with transaction.atomic():
+        session = _card_session(terminal, request_id)
+        if not session.card.get("pin_requested"):
+            return {"session": session.reception_no, "status": "ignored"}  # the PIN was typed meanwhile
+        session.card = {**session.card, "probe": status, "retries_left": retries}
+        session.save(update_fields=["card"])
+        _announce(session, "card_probe")
+    return {"session": session.reception_no, "status": status}
+
+
+def _card_session(terminal: Terminal, request_id: str) -> CounterSession:
+    """The unfinished session waiting for card request ``request_id``, locked; refused unless ``terminal``
+    drives its counter."""
+    session = (
+        CounterSession.objects.select_for_update()
+        .select_related("counter")
+        .filter(card__request=request_id)
+        .exclude(state=S.FINISHED)
+        .first()
+    )
+    if session is None or not request_id:
+        raise devices.EventRefused(f"no session waits for card read {request_id!r}")
+    if session.counter.terminal_id != terminal.pk:
+        raise devices.EventRefused(f"terminal {terminal.code} does not drive counter {session.counter.code}")
+    return session
+
+
 def card_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, Any]:
     """The agent's ``card.read`` / ``card.failed`` event, for the session that asked for it.
 
@@ -432,19 +552,7 @@ def card_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, Any]:
     """
     request_id = str(event.get("request", ""))
     with transaction.atomic():
-        session = (
-            CounterSession.objects.select_for_update()
-            .select_related("counter")
-            .filter(card__request=request_id)
-            .exclude(state=S.FINISHED)
-            .first()
-        )
-        if session is None or not request_id:
-            raise devices.EventRefused(f"no session waits for card read {request_id!r}")
-        if session.counter.terminal_id != terminal.pk:
-            raise devices.EventRefused(
-                f"terminal {terminal.code} does not drive counter {session.counter.code}"
-            )
+        session = _card_session(terminal, request_id)
         if session.card.get("status") != "reading":
             return {"session": session.reception_no, "status": "ignored"}  # a repeated event
         if event.get("type") == "card.failed":
@@ -467,14 +575,17 @@ def card_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, Any]:
         raw = event.get("card")
         if not isinstance(raw, Mapping):
             raise ValueError("card.read needs the card's data")
+        kind = str(session.card.get("kind", "mynumber"))
         card = {
-            "kind": str(event.get("kind", "mynumber")),
+            "kind": kind,
             "shimei": str(raw.get("name", ""))[:100],
-            "kana": "",
+            "kana": str(raw.get("kana", ""))[:100],
             "birth_date": str(raw.get("birth_date", ""))[:10],
             "sex": {"1": "男", "2": "女"}.get(str(raw.get("sex", "")), str(raw.get("sex", ""))[:2]),
             "postal_code": "",
             "address": str(raw.get("address", ""))[:300],
+            # The residence card: the person is a foreign resident (the forms' 外国人 fields).
+            "nationality": str(raw.get("nationality", ""))[:60],
             "request": request_id,
             "status": "read",
             "read_at": timezone.now().isoformat(),
@@ -1048,9 +1159,8 @@ def sessions_wipe_signatures(*, older_than: dt.timedelta = dt.timedelta(hours=24
     )
 
 
-def qr_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, Any]:
-    """The agent's QR scanner read a code: it identifies the visitor of the session being received at the
-    terminal's counter (the newest one a clerk works). A code that cannot be read is shown to the clerk."""
+def _session_in_reception(terminal: Terminal) -> CounterSession:
+    """The session being received at the terminal's counter (the newest one a clerk works)."""
     session = (
         CounterSession.objects.select_related("counter", "clerk")
         .filter(counter__terminal=terminal, state=S.RECEPTION)
@@ -1060,13 +1170,27 @@ def qr_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, Any]:
     )
     if session is None:
         raise devices.EventRefused(f"no session is being received at terminal {terminal.code}")
+    return session
+
+
+def _qr_failed(session: CounterSession, error: str) -> dict[str, Any]:
+    with transaction.atomic():
+        locked = _locked(session)
+        _change(locked, actor=None, kind="qr_failed", detail={"error": error[:200]})
+    return {"session": session.reception_no, "status": "refused"}
+
+
+def qr_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, Any]:
+    """The agent's QR scanner read a code (``qr.scanned``): it identifies the visitor of the session being
+    received at the terminal's counter. A code that cannot be parsed, or that the scanner could not decode
+    (``qr.failed``, with the agent's reason), is shown to the clerk on the session's timeline."""
+    session = _session_in_reception(terminal)
+    if event.get("type") == "qr.failed":
+        return _qr_failed(session, f"QRコードを読み取れませんでした（{str(event.get('reason', ''))[:150]}）")
     try:
         session_qr(session=session, payload=str(event.get("payload", "")), clerk=session.clerk)
     except SessionError as error:
-        with transaction.atomic():
-            locked = _locked(session)
-            _change(locked, actor=None, kind="qr_failed", detail={"error": str(error)[:200]})
-        return {"session": session.reception_no, "status": "refused"}
+        return _qr_failed(session, str(error))
     return {"session": session.reception_no, "status": "identified"}
 
 

@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from forms_engine.schema import FieldSpec
@@ -146,7 +148,7 @@ def desk_call_next(request: HttpRequest, code: str) -> HttpResponse:
 def ticket_issue(request: HttpRequest) -> HttpResponse:
     """The ticket machine's button (番号札の発券), also on the desk for a clerk who hands out a ticket."""
     group = get_object_or_404(CounterGroup, code=request.POST.get("group", ""))
-    ticket = services.ticket_issue(group=group)
+    ticket = services.ticket_issue(group=group, requested_by=request.user)
     messages.success(request, _("番号札 %(label)s を発券しました") % {"label": ticket.label})
     return redirect(request.POST.get("next") or "counters:home")
 
@@ -314,6 +316,8 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
             "resident": resident,
             "household": household,
             "card": session.card,
+            "card_failure": card_failure_text(str(session.card.get("reason", ""))),
+            "card_probe_failure": card_failure_text(str(session.card.get("probe", ""))),
             "life_events": life_events,
             "questions": list(questions.values()),
             "companions": companions,
@@ -322,6 +326,7 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
             "form_list": forms,
             "other_counters": Counter.objects.exclude(pk=session.counter_id).order_by("code"),
             "timeline": session.events.select_related("actor", "counter"),
+            "qr_error": _qr_error(session),
             "print_job": session.print_job,
             "output_failed": session.state == SessionState.FINISHED
             and session.print_job_id is None
@@ -401,6 +406,35 @@ def session_qr(request: HttpRequest, reception_no: str) -> HttpResponse:
     )
 
 
+CARD_FAILURES = {
+    "wrong_pin": _lazy("暗証番号が違います"),
+    "locked": _lazy("カードがロックされています（市区町村の窓口で解除が必要です）"),
+    "no_card": _lazy("カードリーダーにカードがありません"),
+    "unknown_card": _lazy("読み取れないカードです（種類を確かめてください）"),
+    "card_removed": _lazy("読み取りの途中でカードが抜かれました"),
+    "malformed": _lazy("カードのデータを解釈できませんでした"),
+    "wrong_card_number": _lazy("照合番号・カード番号が違います"),
+    "reader_missing": _lazy("カードリーダーが接続されていません"),
+    "reader_error": _lazy("カードリーダーの異常です"),
+    "bad_command": _lazy("端末が読み取りの依頼を開けませんでした（端末の登録を確かめてください）"),
+}
+
+
+def card_failure_text(reason: str) -> str:
+    """The clerk's words for an agent's card.failed reason (the code itself when it is not known)."""
+    text = CARD_FAILURES.get(reason)
+    return str(text) if text is not None else reason
+
+
+def _qr_error(session: CounterSession) -> str:
+    """The reason of the agent's scanner's last unreadable code, while it is the session's latest event."""
+    if session.state != SessionState.RECEPTION:
+        return ""
+    last = session.events.order_by("-pk").values("kind", "detail").first()
+    return str(last["detail"].get("error", "")) if last and last["kind"] == "qr_failed" else ""
+
+
+@sensitive_post_parameters("printed")  # 照合番号B or a residence card number
 @require_POST
 @login_required
 @clerk_required
@@ -411,7 +445,14 @@ def session_card(request: HttpRequest, reception_no: str) -> HttpResponse:
             request, reception_no, lambda: services.session_card_cancel(session=session, clerk=request.user)
         )
     return _act(
-        request, reception_no, lambda: services.session_card_request(session=session, clerk=request.user)
+        request,
+        reception_no,
+        lambda: services.session_card_request(
+            session=session,
+            clerk=request.user,
+            kind=request.POST.get("kind", "mynumber"),
+            printed=request.POST.get("printed", ""),
+        ),
     )
 
 

@@ -59,6 +59,8 @@ CHROME: dict[str, dict[str, str]] = {
         "welcome_text": "職員がご案内します。しばらくお待ちください。",
         "pin_heading": "マイナンバーカードの暗証番号",
         "pin_text": "数字4桁の暗証番号を入力して「決定」を押してください。",
+        "pin_heading_licence": "運転免許証の暗証番号1",
+        "pin_text_licence": "運転免許証を作ったときに決めた数字4桁の暗証番号1を入力して「決定」を押してください。",
         "pin_clear": "訂正",
         "pin_submit": "決定",
         "pin_entered": "入力した桁数",
@@ -66,6 +68,8 @@ CHROME: dict[str, dict[str, str]] = {
         "card_reading": "カードを読み取っています。カードを動かさないでください。",
         "card_wrong_pin": "暗証番号が違います。",
         "card_retries": "あと {n} 回入力できます。",
+        "card_last_try": "次に間違えるとカードがロックされます。自信がないときは職員にお申し出ください。",
+        "card_place": "カードをカードリーダーに置いてください。",
         "card_locked": "カードがロックされています。職員にお申し出ください。",
         "card_failed": "カードを読み取れませんでした。職員にお申し出ください。",
         "card_read": "カードを読み取りました。",
@@ -97,6 +101,8 @@ CHROME: dict[str, dict[str, str]] = {
         "welcome_text": "しょくいんが あんないします。すこし まって ください。",
         "pin_heading": "マイナンバーカードの あんしょうばんごう",
         "pin_text": "すうじ 4つの あんしょうばんごうを いれて「けってい」を おして ください。",
+        "pin_heading_licence": "うんてんめんきょしょうの あんしょうばんごう1",
+        "pin_text_licence": "めんきょしょうの すうじ 4つを いれて「けってい」を おして ください。",
         "pin_clear": "なおす",
         "pin_submit": "けってい",
         "pin_entered": "いれた かず",
@@ -104,6 +110,10 @@ CHROME: dict[str, dict[str, str]] = {
         "card_reading": "カードを よんで います。カードを うごかさないで ください。",
         "card_wrong_pin": "あんしょうばんごうが ちがいます。",
         "card_retries": "あと {n}かい いれることが できます。",
+        "card_last_try": (
+            "つぎに まちがえると カードが つかえなく なります。わからない ときは しょくいんに いって ください。"
+        ),
+        "card_place": "カードを カードリーダーの うえに おいて ください。",
         "card_locked": "カードが ロックされました。しょくいんに いって ください。",
         "card_failed": "カードを よむことが できませんでした。しょくいんに いって ください。",
         "card_read": "カードを よみました。",
@@ -135,6 +145,8 @@ CHROME: dict[str, dict[str, str]] = {
         "welcome_text": "A member of staff will help you. Please wait a moment.",
         "pin_heading": "My Number Card PIN",
         "pin_text": "Enter your 4-digit PIN and press “OK”.",
+        "pin_heading_licence": "Driver's licence PIN 1",
+        "pin_text_licence": "Enter the 4-digit PIN 1 you chose for your driver's licence and press “OK”.",
         "pin_clear": "Clear",
         "pin_submit": "OK",
         "pin_entered": "Digits entered",
@@ -142,6 +154,10 @@ CHROME: dict[str, dict[str, str]] = {
         "card_reading": "Reading your card. Please do not move the card.",
         "card_wrong_pin": "The PIN is incorrect.",
         "card_retries": "You can try {n} more time(s).",
+        "card_last_try": (
+            "If the next PIN is wrong, the card will be locked. If you are not sure, please tell a member of staff."
+        ),
+        "card_place": "Please place your card on the card reader.",
         "card_locked": "The card is locked. Please tell a member of staff.",
         "card_failed": "The card could not be read. Please tell a member of staff.",
         "card_read": "Your card has been read.",
@@ -173,6 +189,8 @@ CHROME: dict[str, dict[str, str]] = {
         "welcome_text": "工作人员将为您办理。请稍候。",
         "pin_heading": "个人编号卡（My Number卡）密码",
         "pin_text": "请输入4位数字密码，然后按“确定”。",
+        "pin_heading_licence": "驾驶证密码1",
+        "pin_text_licence": "请输入办理驾驶证时设定的4位数字密码1，然后按“确定”。",
         "pin_clear": "更正",
         "pin_submit": "确定",
         "pin_entered": "已输入位数",
@@ -180,6 +198,8 @@ CHROME: dict[str, dict[str, str]] = {
         "card_reading": "正在读取卡片。请不要移动卡片。",
         "card_wrong_pin": "密码错误。",
         "card_retries": "还可以输入 {n} 次。",
+        "card_last_try": "如果再次输错，卡片将被锁定。如不确定，请告知工作人员。",
+        "card_place": "请将卡片放在读卡器上。",
         "card_locked": "卡片已被锁定。请告知工作人员。",
         "card_failed": "无法读取卡片。请告知工作人员。",
         "card_read": "已读取卡片。",
@@ -211,6 +231,8 @@ CHROME: dict[str, dict[str, str]] = {
         "welcome_text": "직원이 안내해 드립니다. 잠시 기다려 주십시오.",
         "pin_heading": "마이넘버 카드 비밀번호",
         "pin_text": "숫자 4자리 비밀번호를 입력하고 「확인」을 눌러 주십시오.",
+        "pin_heading_licence": "운전면허증 비밀번호 1",
+        "pin_text_licence": "운전면허증을 만들 때 정한 숫자 4자리 비밀번호 1을 입력하고 「확인」을 눌러 주십시오.",
         "pin_clear": "정정",
         "pin_submit": "확인",
         "pin_entered": "입력한 자릿수",
@@ -218,6 +240,8 @@ CHROME: dict[str, dict[str, str]] = {
         "card_reading": "카드를 읽고 있습니다. 카드를 움직이지 마십시오.",
         "card_wrong_pin": "비밀번호가 틀렸습니다.",
         "card_retries": "앞으로 {n}번 더 입력할 수 있습니다.",
+        "card_last_try": "다음에 틀리면 카드가 잠깁니다. 확실하지 않으면 직원에게 말씀해 주십시오.",
+        "card_place": "카드를 카드 리더기 위에 올려 주십시오.",
         "card_locked": "카드가 잠겼습니다. 직원에게 말씀해 주십시오.",
         "card_failed": "카드를 읽지 못했습니다. 직원에게 말씀해 주십시오.",
         "card_read": "카드를 읽었습니다.",
@@ -249,6 +273,8 @@ CHROME: dict[str, dict[str, str]] = {
         "welcome_text": "Nhân viên sẽ hướng dẫn quý vị. Xin vui lòng chờ một chút.",
         "pin_heading": "Mã PIN của thẻ My Number",
         "pin_text": "Hãy nhập mã PIN gồm 4 chữ số rồi nhấn “Xác nhận”.",
+        "pin_heading_licence": "Mã PIN 1 của bằng lái xe",
+        "pin_text_licence": "Hãy nhập mã PIN 1 gồm 4 chữ số đã đặt khi làm bằng lái xe rồi nhấn “Xác nhận”.",
         "pin_clear": "Sửa",
         "pin_submit": "Xác nhận",
         "pin_entered": "Số chữ số đã nhập",
@@ -256,6 +282,8 @@ CHROME: dict[str, dict[str, str]] = {
         "card_reading": "Đang đọc thẻ. Xin đừng di chuyển thẻ.",
         "card_wrong_pin": "Mã PIN không đúng.",
         "card_retries": "Quý vị còn có thể nhập {n} lần.",
+        "card_last_try": "Nếu nhập sai lần nữa, thẻ sẽ bị khóa. Nếu không chắc chắn, xin hãy báo cho nhân viên.",
+        "card_place": "Xin hãy đặt thẻ lên đầu đọc thẻ.",
         "card_locked": "Thẻ đã bị khóa. Xin hãy báo cho nhân viên.",
         "card_failed": "Không đọc được thẻ. Xin hãy báo cho nhân viên.",
         "card_read": "Đã đọc thẻ.",
@@ -287,6 +315,8 @@ CHROME: dict[str, dict[str, str]] = {
         "welcome_text": "Um funcionário vai atendê-lo(a). Aguarde um momento, por favor.",
         "pin_heading": "Senha do cartão My Number",
         "pin_text": "Digite a senha de 4 dígitos e toque em “OK”.",
+        "pin_heading_licence": "Senha 1 da carteira de motorista",
+        "pin_text_licence": "Digite a senha 1 de 4 dígitos definida ao tirar a carteira de motorista e toque em “OK”.",
         "pin_clear": "Corrigir",
         "pin_submit": "OK",
         "pin_entered": "Dígitos digitados",
@@ -294,6 +324,10 @@ CHROME: dict[str, dict[str, str]] = {
         "card_reading": "Lendo o cartão. Não mova o cartão.",
         "card_wrong_pin": "Senha incorreta.",
         "card_retries": "Restam {n} tentativa(s).",
+        "card_last_try": (
+            "Se errar a próxima senha, o cartão será bloqueado. Se não tiver certeza, fale com um funcionário."
+        ),
+        "card_place": "Coloque o cartão no leitor de cartões.",
         "card_locked": "O cartão está bloqueado. Fale com um funcionário.",
         "card_failed": "Não foi possível ler o cartão. Fale com um funcionário.",
         "card_read": "O cartão foi lido.",
@@ -325,6 +359,8 @@ CHROME: dict[str, dict[str, str]] = {
         "welcome_text": "कर्मचारीले तपाईंलाई सहयोग गर्नुहुनेछ। कृपया केही बेर पर्खनुहोस्।",
         "pin_heading": "माइ नम्बर कार्डको पिन",
         "pin_text": "४ अङ्कको पिन हालेर “ठीक छ” थिच्नुहोस्।",
+        "pin_heading_licence": "ड्राइभिङ लाइसेन्सको पिन १",
+        "pin_text_licence": "लाइसेन्स बनाउँदा राखेको ४ अङ्कको पिन १ हालेर “ठीक छ” थिच्नुहोस्।",
         "pin_clear": "सच्याउनुहोस्",
         "pin_submit": "ठीक छ",
         "pin_entered": "हालेका अङ्क",
@@ -332,6 +368,8 @@ CHROME: dict[str, dict[str, str]] = {
         "card_reading": "कार्ड पढ्दै छ। कृपया कार्ड नचलाउनुहोस्।",
         "card_wrong_pin": "पिन मिलेन।",
         "card_retries": "अझै {n} पटक प्रयास गर्न सकिन्छ।",
+        "card_last_try": "अर्को पटक गलत भएमा कार्ड लक हुनेछ। निश्चित नभएमा कृपया कर्मचारीलाई भन्नुहोस्।",
+        "card_place": "कृपया कार्ड रिडरमा कार्ड राख्नुहोस्।",
         "card_locked": "कार्ड लक भयो। कृपया कर्मचारीलाई भन्नुहोस्।",
         "card_failed": "कार्ड पढ्न सकिएन। कृपया कर्मचारीलाई भन्नुहोस्।",
         "card_read": "कार्ड पढियो।",
@@ -452,13 +490,21 @@ def _card_messages(card: dict[str, Any], words: dict[str, str]) -> list[str]:
         return [words["card_read"]]
     if reason == "locked" or status == "locked":
         return [words["card_locked"]]
+    retries = card.get("retries_left")
+    left = [words["card_retries"].format(n=retries)] if isinstance(retries, int) and retries > 0 else []
+    if retries == 1:
+        left.append(words["card_last_try"])
     if reason == "wrong_pin":
-        retries = card.get("retries_left")
-        more = [words["card_retries"].format(n=retries)] if isinstance(retries, int) and retries > 0 else []
-        return [words["card_wrong_pin"], *more]
+        return [words["card_wrong_pin"], *left]
     if status == "failed" or reason:
         return [words["card_failed"]]
-    return []
+    # Before the PIN: what the reader found on the card (the tries left, read without spending one).
+    probe = card.get("probe")
+    if probe == "locked":
+        return [words["card_locked"]]
+    if probe == "no_card":
+        return [words["card_place"]]
+    return left
 
 
 def screen_context(*, pairing: TabletPairing) -> dict[str, Any]:
@@ -482,7 +528,10 @@ def _session_screen(session: CounterSession, *, reading: bool = False) -> dict[s
         "languages": [(code, name, html_lang(code)) for code, name in LANGUAGE_NAMES.items()],
     }
     card = {**session.card, "status": "reading"} if reading else session.card
-    if card.get("pin_requested") and not reading:
+    if card.get("kind") == "licence":
+        words = {**words, "pin_heading": words["pin_heading_licence"], "pin_text": words["pin_text_licence"]}
+        context["words"] = words
+    if card.get("pin_requested") and not reading and card.get("probe") != "locked":
         return {**context, "screen": "pin", "card_messages": _card_messages(card, words)}
     if session.state == SessionState.CONFIRMING and not reading:
         forms = review_forms(session=session)

@@ -4,7 +4,6 @@ refused with a clear message and no change."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import logging
@@ -26,6 +25,7 @@ from counters.models import Counter, CounterSession, SessionForm, SessionState, 
 from counters.views_tablet import CHROME, COOKIE, LANGUAGE_NAMES, ReviewRow, ShownValue, _review_row
 from forms_engine.schema import FieldSpec, Translation
 from forms_engine.selectors import form_version_current
+from tests.devices.broker_messages import card_secret, message_text, task_kwargs
 from tests.factories import CounterFactory
 
 pytestmark = pytest.mark.django_db
@@ -420,7 +420,8 @@ def test_the_pin_goes_to_the_agent_command_and_nowhere_else(clerk, counter, capl
     assert not _standalone(pin).search(caplog.text)
     assert not any(_standalone(pin).search(str(record.args)) for record in caplog.records)
 
-    # The one place the PIN is: the agent's command in the broker, hidden from Celery's task representation.
+    # The one place the PIN is: the agent's command in the broker, sealed for that agent and hidden from Celery's
+    # task representation.
     sent = [text for text in broker.messages() if text not in already]
     assert len(sent) == 1
     try:
@@ -429,8 +430,11 @@ def test_the_pin_goes_to_the_agent_command_and_nowhere_else(clerk, counter, capl
         assert headers["task"] == "devices.agent.read_card"
         assert "****" in headers["kwargsrepr"] and pin not in headers["kwargsrepr"]
         assert pin not in json.dumps(headers)
-        _, kwargs, _ = json.loads(base64.b64decode(message["body"]))
-        assert kwargs["pin"] == pin and kwargs["request_id"] == session.card["request"]
+        terminal = session.counter.terminal
+        assert terminal is not None
+        assert card_secret(message, terminal=terminal.code, secret=terminal.secret) == pin
+        assert task_kwargs(message)["request_id"] == session.card["request"]
+        assert not _standalone(pin).search(message_text(message))
     finally:
         broker.drop(sent)
 
