@@ -193,7 +193,11 @@ def ticket_issue(*, group: CounterGroup, requested_by: Any = None) -> Ticket:
     the printer or its agent is away (the job waits, devices redispatches it)."""
     today = timezone.localdate()
     with transaction.atomic():
-        locked = CounterGroup.objects.select_for_update().select_related("ticket_terminal").get(pk=group.pk)
+        locked = (
+            CounterGroup.objects.select_for_update(of=("self",))
+            .select_related("ticket_terminal")
+            .get(pk=group.pk)
+        )
         last = Ticket.objects.filter(group=group, day=today).order_by("-number").first()
         ticket = Ticket.objects.create(group=group, day=today, number=(last.number if last else 0) + 1)
         if locked.ticket_terminal is not None:

@@ -469,7 +469,9 @@ def print_jobs_redispatch() -> int:
     job whose agent has not confirmed it after MADOGUCHI_PRINT_MAX_DISPATCHES sends, so the clerk sees it.
 
     A job whose terminal is offline, or whose printer its agent reports in error, waits: it is not resent (the
-    message already queued for the agent is enough) and not failed; it prints when the printer is back."""
+    message already queued for the agent is enough) and not failed; it prints when the printer is back — unless
+    it has waited MADOGUCHI_PRINT_WAIT_HOURS, or its terminal is disabled: then it fails, visibly, so the clerk
+    prints it elsewhere instead of waiting for a PC that is not coming back."""
     cutoff = timezone.now() - dt.timedelta(seconds=settings.MADOGUCHI_PRINT_REDISPATCH_SECONDS)
     stale = list(
         PrintJob.objects.select_related("terminal").filter(
@@ -483,8 +485,18 @@ def print_jobs_redispatch() -> int:
             status=DeviceStatus.ERROR,
         ).values_list("terminal_id", "kind")
     )
+    waited_too_long = timezone.now() - dt.timedelta(hours=settings.MADOGUCHI_PRINT_WAIT_HOURS)
     for job in stale:
+        if not job.terminal.enabled:
+            print_job_fail(job=job, message=f"端末 {job.terminal.code} は無効にされています")
+            continue
         if job.dispatched_at is not None and _printer_waits(job, broken):
+            if job.created_at < waited_too_long:
+                print_job_fail(
+                    job=job,
+                    message=f"端末 {job.terminal.code} またはプリンターが {settings.MADOGUCHI_PRINT_WAIT_HOURS} "
+                    "時間使えないため印刷できませんでした",
+                )
             continue
         if job.dispatch_count >= settings.MADOGUCHI_PRINT_MAX_DISPATCHES:
             print_job_fail(job=job, message=f"端末 {job.terminal.code} から印刷の確認がありません")

@@ -205,6 +205,8 @@ MADOGUCHI_TABLET_IDLE_SECONDS = env.int("MADOGUCHI_TABLET_IDLE_SECONDS", default
 # job is marked failed (the clerk screen then shows 印刷失敗).
 MADOGUCHI_PRINT_REDISPATCH_SECONDS = env.int("MADOGUCHI_PRINT_REDISPATCH_SECONDS", default=60)
 MADOGUCHI_PRINT_MAX_DISPATCHES = env.int("MADOGUCHI_PRINT_MAX_DISPATCHES", default=10)
+# A job waiting for an offline terminal or a broken printer fails (visibly) after this many hours.
+MADOGUCHI_PRINT_WAIT_HOURS = env.int("MADOGUCHI_PRINT_WAIT_HOURS", default=8)
 # Printed PDFs hold personal data: they are deleted this many hours after the job finished.
 MADOGUCHI_PRINT_RETENTION_HOURS = env.int("MADOGUCHI_PRINT_RETENTION_HOURS", default=24)
 # A terminal whose agent sent no heartbeat for this many seconds shows as offline (agents beat every 30 s).

@@ -1,4 +1,5 @@
-"""``python -m devices.agent [run] [--config <file.toml>]``: run the agent (a Celery worker on ``terminal.<code>``).
+"""``python -m devices.agent [run] [--config <file.toml>]``: run the agent (a Celery worker on ``terminal.<code>``);
+without --config it reads MADOGUCHI_AGENT_CONFIG, else the file ``register`` writes by default if it exists.
 ``python -m devices.agent register --server <url> --terminal <code> --code <one-time code> [--config <file>]``:
 exchange a one-time registration code for the terminal's secret and write it into the config file."""
 
@@ -46,16 +47,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(config_path: Path | None) -> None:
     from .app import agent_app
-    from .drivers import a4_printer
 
-    if config_path is None and os.environ.get(CONFIG_ENV):
-        config_path = Path(os.environ[CONFIG_ENV])
+    if config_path is None:
+        # --config, else MADOGUCHI_AGENT_CONFIG, else the file `register` wrote if there is one.
+        default = default_config_path()
+        config_path = default if os.environ.get(CONFIG_ENV) or default.is_file() else None
     config = AgentConfig.load(config_path)
     if config_path is not None:
         # The tasks read their configuration with AgentConfig.from_env(): point it at the same file.
         os.environ[CONFIG_ENV] = str(config_path.resolve())
-    # An unknown printer setting stops the agent now, with its message, not at the first job.
-    a4_printer(config)
+    drivers_check(config)
     agent_app.conf.update(
         broker_url=config.broker_url,
         broker_transport_options=broker.broker_transport_options(config.broker_url),
@@ -74,6 +75,22 @@ def run(config_path: Path | None) -> None:
             "info",
         ]
     )
+
+
+def drivers_check(config: AgentConfig) -> None:
+    """Build every configured driver once, so a setting the agent cannot use stops it now with its message
+    (SystemExit), not at the first card, scan or job."""
+    from .cards.staff import staff_reader
+    from .drivers import a4_printer, card_reader
+    from .qr_scanner import qr_scanner
+    from .receipt import receipt_printer
+
+    a4_printer(config)
+    card_reader(config)
+    if config.receipt_printer != "none":
+        receipt_printer(config)
+    qr_scanner(config)
+    staff_reader(config)
 
 
 def register(*, server: str, terminal: str, code: str, config_path: Path) -> int:

@@ -19,7 +19,7 @@ from devices import signing
 from . import broker, runtime
 from .client import JobRefused, ServerClient
 from .config import AgentConfig
-from .drivers import CardFailed, PrintFailed, a4_printer, card_reader
+from .drivers import A4Printer, CardFailed, CardReader, PrintFailed, a4_printer, card_reader
 from .journal import PrintJournal
 from .outbox import agent_outbox
 
@@ -42,6 +42,22 @@ def _backoff(retries: int) -> int:
     return min(60, 2 ** min(retries, 6))
 
 
+def _a4_printer(config: AgentConfig) -> A4Printer:
+    try:
+        return a4_printer(config)
+    except SystemExit as exc:
+        raise PrintFailed(str(exc.code)[:200]) from None
+
+
+def _card_reader(config: AgentConfig) -> CardReader:
+    """The configured reader; a setting it cannot use is the reader's failure here, not the worker's exit (the
+    agent checks its settings at start, so this is a file edited while it runs)."""
+    try:
+        return card_reader(config)
+    except SystemExit as exc:
+        raise CardFailed("reader_error", str(exc.code)[:200]) from None
+
+
 @agent_app.task(name="devices.agent.print_pdf", bind=True, max_retries=None)
 def print_pdf(self: Task, *, job_id: int) -> None:
     """Fetch the job's PDF, print it once, report the outcome through the outbox.
@@ -60,7 +76,7 @@ def print_pdf(self: Task, *, job_id: int) -> None:
             return
         if not journal.printed(job_id, pdf):
             try:
-                where = a4_printer(config).print_pdf(name=f"job-{job_id}.pdf", pdf=pdf)
+                where = _a4_printer(config).print_pdf(name=f"job-{job_id}.pdf", pdf=pdf)
             except PrintFailed as failed:
                 logger.error("print job %s: the printer failed: %s", job_id, failed)
                 outbox.post({"type": "print.failed", "job": job_id, "message": str(failed)})
@@ -70,8 +86,9 @@ def print_pdf(self: Task, *, job_id: int) -> None:
         outbox.post({"type": "print.done", "job": job_id})
         journal.prune()
     except JobRefused as refused:
-        # Not retried: a wrong secret or clock must be fixed on this PC. The server fails the job after its
-        # redispatch limit, so the clerk sees 印刷失敗 rather than waiting forever.
+        # Not retried: a wrong secret or clock must be fixed on this PC. The server fails the job at its
+        # redispatch limit, or after MADOGUCHI_PRINT_WAIT_HOURS if the terminal looks offline, so the clerk sees
+        # 印刷失敗 rather than waiting forever.
         logger.error("print job %s refused by the server: %s", job_id, refused)
     except requests.RequestException as exc:
         # The server is unreachable or failing: retry with back-off; the job stays queued on the server.
@@ -102,7 +119,12 @@ def print_receipt(self: Task, *, job_id: int) -> None:
         content = json.dumps(receipt, sort_keys=True, ensure_ascii=False).encode()
         if not journal.printed(job_id, content):
             try:
-                where = receipt_printer(config).print_receipt(name=f"receipt-{job_id}", receipt=receipt)
+                printer = receipt_printer(config)
+                where = printer.print_receipt(name=f"receipt-{job_id}", receipt=receipt)
+            except SystemExit as unusable:  # a setting edited while the agent runs
+                logger.error("receipt job %s: %s", job_id, unusable.code)
+                outbox.post({"type": "print.failed", "job": job_id, "message": str(unusable.code)[:500]})
+                return
             except ValueError as malformed:
                 logger.error("receipt job %s: not printable: %s", job_id, malformed)
                 outbox.post({"type": "print.failed", "job": job_id, "message": str(malformed)[:500]})
@@ -152,7 +174,7 @@ def read_card(*, request_id: str, kind: str, sealed_pin: str = "", **unknown: An
         )
         return
     try:
-        data = card_reader(config).read(kind=kind, pin=pin)
+        data = _card_reader(config).read(kind=kind, pin=pin)
     except CardFailed as failed:
         logger.warning("card read %s failed: %s", request_id, failed.reason)
         payload: dict[str, Any] = {
@@ -185,7 +207,7 @@ def probe_card(*, request_id: str, kind: str) -> None:
     tablet shows the tries left — and a locked card — before the PIN is typed. Carries no secret."""
     config = AgentConfig.from_env()
     try:
-        left = card_reader(config).retries(kind=kind)
+        left = _card_reader(config).retries(kind=kind)
         status: str = "ok"
     except CardFailed as failed:
         left, status = failed.retries_left, failed.reason

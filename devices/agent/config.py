@@ -1,9 +1,9 @@
-"""Agent configuration: a TOML file (``--config``, or the path in ``MADOGUCHI_AGENT_CONFIG``) overlaid by the
-environment variables documented in .env.example. Environment variables win, so a service wrapper or a test can
-change one setting without editing the file.
+"""Agent configuration: a TOML file (``run --config``, or the path in ``MADOGUCHI_AGENT_CONFIG``, or the file
+``register`` wrote) overlaid by the environment variables documented in .env.example. Environment variables win,
+so a service wrapper or a test can change one setting without editing the file.
 
 The file holds the terminal secret: ``config_write`` creates it readable by its owner only (mode 0600; on Windows
-the folder's ACL does that job, see docs/devices.md).
+the folder's ACL does that job, see docs/agent-windows.md).
 """
 
 from __future__ import annotations

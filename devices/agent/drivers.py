@@ -242,9 +242,24 @@ class SimulatedCardReader:
         return DeviceStatus("card_reader", "simulated", "ok")
 
 
+class NoCardReader:
+    """``MADOGUCHI_CARD_READER=none``: a terminal without an ID-card reader; a read fails as reader_missing."""
+
+    def read(self, *, kind: str, pin: str) -> dict[str, str]:
+        raise CardFailed("reader_missing", "no card reader is configured on this terminal")
+
+    def retries(self, *, kind: str) -> int | None:
+        raise CardFailed("reader_missing", "no card reader is configured on this terminal")
+
+    def status(self) -> DeviceStatus:
+        return DeviceStatus("card_reader", "none", "absent", "no card reader configured")
+
+
 def card_reader(config: AgentConfig) -> CardReader:
-    """``MADOGUCHI_CARD_READER``: ``simulated``, ``pcsc`` (the first PC/SC reader) or ``pcsc:<part of the reader's
-    name>`` (devices/agent/cards/)."""
+    """``MADOGUCHI_CARD_READER``: ``simulated``, ``pcsc`` (the first PC/SC reader), ``pcsc:<part of the reader's
+    name>`` (devices/agent/cards/) or ``none``."""
+    if config.card_reader == "none":
+        return NoCardReader()
     if config.card_reader == "simulated":
         card = os.environ.get("MADOGUCHI_SIMULATED_CARD")
         return SimulatedCardReader(Path(card) if card else None, config.state_dir)
@@ -254,4 +269,6 @@ def card_reader(config: AgentConfig) -> CardReader:
         from .cards.pcsc import PcscCardReader
 
         return PcscCardReader(name)
-    raise SystemExit(f"agent: unknown card reader {config.card_reader!r} (simulated, pcsc or pcsc:<reader>)")
+    raise SystemExit(
+        f"agent: unknown card reader {config.card_reader!r} (simulated, pcsc, pcsc:<reader> or none)"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 import socket
 from collections.abc import Callable
@@ -23,7 +24,17 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from .config import AgentConfig
 from .drivers import DeviceStatus, PrintFailed
 
-MJ_FONT = Path("/usr/share/fonts/truetype/ipamj/ipamjm.ttf")
+MJ_FONT = Path("/usr/share/fonts/truetype/ipamj/ipamjm.ttf")  # Debian's fonts-ipamj-mincho
+MJ_FONT_WINDOWS = Path("C:/Windows/Fonts/ipamjm.ttf")  # where IPAmj明朝's installer puts it
+
+
+def mj_font_path() -> Path:
+    """``MADOGUCHI_MJ_FONT``, else where IPAmj明朝 is installed on this system (Debian, or Windows)."""
+    if configured := os.environ.get("MADOGUCHI_MJ_FONT"):
+        return Path(configured)
+    return MJ_FONT_WINDOWS if os.name == "nt" else MJ_FONT
+
+
 PAPER_DOTS = 576  # printable width of an 80 mm receipt printer at 203 dpi (72 mm)
 FONT_DOTS = {"normal": 24, "large": 48}  # Kanji font A is 24 × 24 dots; "large" is double width and height
 SIZES = {"normal": 0x00, "large": 0x11}  # GS ! n: width and height multipliers
@@ -159,8 +170,15 @@ def text_bytes(text: str) -> bytes | None:
 
 @functools.lru_cache(maxsize=8)
 def _mj_font(dots: int) -> ImageFont.FreeTypeFont:
-    """IPAmj明朝 with raqm (HarfBuzz) layout, which applies an IVS; the basic layout would draw it as a box."""
-    return ImageFont.truetype(str(MJ_FONT), dots, layout_engine=ImageFont.Layout.RAQM)
+    """IPAmj明朝 with raqm (HarfBuzz) layout, which applies an IVS; the basic layout would draw it as a box. A
+    missing font makes the receipt unprintable here (ValueError: reported as print.failed, not retried)."""
+    path = mj_font_path()
+    try:
+        return ImageFont.truetype(str(path), dots, layout_engine=ImageFont.Layout.RAQM)
+    except OSError as exc:
+        raise ValueError(
+            f"the MJ font {path} cannot be loaded ({exc}); install IPAmj明朝 or set MADOGUCHI_MJ_FONT"
+        ) from None
 
 
 def line_image(text: str, *, size: str = "normal", paper_dots: int = PAPER_DOTS) -> Image.Image:
@@ -327,6 +345,14 @@ class EscposDeviceReceiptPrinter:
         return self.where
 
     def status(self) -> DeviceStatus:
+        if self.driver == "file":
+            # Opening the file to check it would truncate it (python-escpos opens it for writing): look only.
+            path = Path(self.where)
+            if path.exists() and os.access(path, os.W_OK):
+                return DeviceStatus("receipt_printer", "file", "ok", self.where)
+            if not path.exists() and os.access(path.parent, os.W_OK):
+                return DeviceStatus("receipt_printer", "file", "ok", f"{self.where} (created on first print)")
+            return DeviceStatus("receipt_printer", "file", "error", f"{self.where}: not writable")
         try:
             self.open_device().close()
         except Exception as exc:
@@ -366,9 +392,12 @@ def _host_port(value: str) -> tuple[str, int]:
 
 def receipt_printer(config: AgentConfig) -> ReceiptPrinter:
     """``MADOGUCHI_RECEIPT_PRINTER``: ``simulated``, ``network:<host>[:<port>]`` (default port 9100),
-    ``usb:<vendor id hex>:<product id hex>`` or ``file:<path>`` (e.g. ``/dev/usb/lp0``)."""
+    ``usb:<vendor id hex>:<product id hex>``, ``file:<path>`` (e.g. ``/dev/usb/lp0``) or ``none`` (a job for it
+    fails visibly: ValueError)."""
     setting = config.receipt_printer
     driver, _, rest = setting.partition(":")
+    if setting == "none":
+        raise ValueError("no receipt printer is configured on this terminal (MADOGUCHI_RECEIPT_PRINTER=none)")
     if setting == "simulated":
         return SimulatedReceiptPrinter(config.printed_dir)
     if driver == "network" and rest:

@@ -266,3 +266,12 @@ def test_asking_for_a_pin_sends_the_probe_and_nothing_secret(
         queue.drop_new()
     assert message["headers"]["task"] == "devices.agent.probe_card"
     assert task_kwargs(message) == {"request_id": session.card["request"], "kind": "mynumber"}
+
+
+def test_a_read_the_clerk_cancelled_is_ignored_when_it_answers_late(reading_session: CounterSession) -> None:
+    clerk = reading_session.clerk
+    session = services.session_card_cancel(session=reading_session, clerk=clerk)
+    assert "status" not in session.card
+    read_card(request_id=session.card["request"], kind="mynumber", sealed_pin=_sealed(session, PIN))
+    session.refresh_from_db()
+    assert session.state == SessionState.RECEPTION and "shimei" not in session.card

@@ -99,6 +99,30 @@ def test_a_job_waiting_for_its_printer_is_neither_failed_nor_resent_and_prints_w
         queue.drop_new()
 
 
+def test_a_job_that_waited_all_day_or_whose_terminal_is_disabled_fails_visibly(settings) -> None:
+    settings.MADOGUCHI_PRINT_WAIT_HOURS = 8
+    waiting, disabled = TerminalFactory.create(), TerminalFactory.create(enabled=False)
+    long_ago = timezone.now() - dt.timedelta(hours=9)
+    Terminal.objects.filter(pk=waiting.pk).update(last_heartbeat_at=long_ago)
+    jobs = []
+    for terminal in (waiting, disabled):
+        job = PrintJob.objects.create(
+            terminal=terminal,
+            kind=PrintKind.RECEIPT,
+            title="番号札",
+            receipt={"lines": []},
+            dispatch_count=1,
+            dispatched_at=long_ago,
+        )
+        PrintJob.objects.filter(pk=job.pk).update(created_at=long_ago)
+        jobs.append(job)
+    print_jobs_redispatch()
+    for job in jobs:
+        job.refresh_from_db()
+        assert job.status == PrintStatus.FAILED
+    assert "8 時間使えない" in jobs[0].message and "無効" in jobs[1].message
+
+
 def test_finished_jobs_lose_their_pdf_after_the_retention_period(settings) -> None:
     settings.MADOGUCHI_PRINT_RETENTION_HOURS = 24
     old = _job(status=PrintStatus.PRINTED, finished_at=timezone.now() - dt.timedelta(hours=25))

@@ -3,7 +3,7 @@
 Opened either with the 4-digit 券面事項入力補助用暗証番号 (PIN file ``00 11``) or with 照合番号B — birth date YYMMDD,
 expiry year YYYY and the 4-digit security code printed on the card, 14 ASCII characters — against EF ``00 13``.
 That EF id comes from public reverse-engineering write-ups, not from J-LIS's specification: confirm it there
-before relying on the 照合番号B path in production. APDUs: ../shared/docs/devices.md.
+before relying on the 照合番号B path in production. APDUs: docs/devices.md.
 """
 
 from __future__ import annotations
