@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
-from collections.abc import Iterator, Mapping, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from operator import contains, gt, itemgetter
@@ -98,6 +100,63 @@ class MappingSpec:
     splits: Mapping[str, Sequence[str]]
 
 
+# --- Record digests --------------------------------------------------------------------------------------------
+# Each stored resident keeps the digest of the file record it came from, keyed by everything that decided how the
+# record was read, checked and stored (rules_fingerprint). A later snapshot's record with the same digest is the
+# same bytes, read under the same rules: it was validated and stored exactly so before, and it is left as it is
+# (integrations.mirror.SnapshotMerge). Any change of a rule changes every digest, so every record is read again.
+
+RULES_VERSION = "1"
+"""Bump whenever the checks, the stored values or the search keys change in code (settings and data files are
+fingerprinted on their own)."""
+
+
+@cache
+def _file_sha256(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def rules_fingerprint(*, header: bytes, diff: bool, mapping: MappingSpec | None) -> bytes:
+    """What decides how a record of a file with this ``header`` line (without BOM and line end) is read, checked
+    and stored: the code's rules version, the check-digit and GJ settings, the MJ repertoire and 異体字 table as
+    generated, the field lengths, the column mapping and the header itself."""
+    from django.conf import settings
+
+    from madoguchi.moji.itaiji import TABLE_PATH
+    from madoguchi.moji.repertoire import DEFAULT_PATH
+
+    parts = {
+        "rules": RULES_VERSION,
+        "check_digit_ten": settings.MADOGUCHI_CHECK_DIGIT_TEN,
+        "gj_range": list(settings.MADOGUCHI_GJ_RANGE),
+        "repertoire": _file_sha256(str(DEFAULT_PATH)),
+        "itaiji": _file_sha256(str(TABLE_PATH)),
+        "lengths": sorted(max_lengths().items()),
+        "mapping": None if mapping is None else [mapping.name, dict(mapping.columns), dict(mapping.splits)],
+        "diff": diff,
+        "header": header.hex(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).digest()
+
+
+class RecordDigest:
+    """``digest(raw)``: 16 bytes (BLAKE2b) of one record's raw bytes, without its line end, under a fingerprint."""
+
+    def __init__(self, fingerprint: bytes) -> None:
+        self._base = hashlib.blake2b(fingerprint, digest_size=16)
+
+    def __call__(self, raw: bytes) -> bytes:
+        state = self._base.copy()
+        state.update(raw)
+        return state.digest()
+
+
+def header_bytes(raw: bytes) -> bytes:
+    """A header line as it is fingerprinted: without a BOM and without its line end."""
+    return raw.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n")
+
+
 def parse_date(value: str) -> dt.date:
     """A canonical-layout date: exactly ``YYYY-MM-DD``."""
     if len(value) != 10:
@@ -145,7 +204,7 @@ class JukiReader:
     """
 
     def __init__(
-        self, stream: IO[bytes], *, source: str, diff: bool = False, mapping: MappingSpec | None = None
+        self, stream: Iterable[bytes], *, source: str, diff: bool = False, mapping: MappingSpec | None = None
     ) -> None:
         self.stream = stream
         self.source = source
@@ -153,22 +212,35 @@ class JukiReader:
         self.mapping = mapping
         self.problems = Problems()
         self._last_line = b"\n"
+        self._raw: list[bytes] = []  # the raw lines of the record being read
 
     def rejection(self) -> ResidentFileRejected:
         """The rejection of this file, naming it, with every problem found."""
         return self.problems.rejection(self.source)
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        for line, row, _digest in self.records():
+            yield line, row
+
+    def records(self) -> Iterator[tuple[int, dict[str, str], bytes]]:
+        """``(row number, row, digest)`` of each row that passed its checks; the digest is RecordDigest's of the
+        record's raw bytes under this file's rules_fingerprint."""
         reader = csv.reader(self._decoded_lines(), strict=True)
         try:
             header = next(reader, None)
             if header is None:
                 self.problems.add(0, "", "the file is empty")
                 return
+            digest = RecordDigest(
+                rules_fingerprint(
+                    header=header_bytes(b"".join(self._raw)), diff=self.diff, mapping=self.mapping
+                )
+            )
+            self._raw.clear()
             plan = _header_plan(header, diff=self.diff, mapping=self.mapping, problems=self.problems)
             if self.problems.total:
                 return
-            yield from self._rows(reader, plan, len(header))
+            yield from self._rows(reader, plan, len(header), digest)
         except _NotUtf8 as bad:
             self.problems.add(
                 bad.line, "",
@@ -190,16 +262,20 @@ class JukiReader:
             except UnicodeDecodeError as exc:
                 raise _NotUtf8(number, raw[exc.start]) from exc
             self._last_line = raw
+            self._raw.append(raw)
             yield text[1:] if number == 1 and text.startswith("\ufeff") else text
 
     def _rows(
-        self, reader: Any, plan: list[tuple[int, tuple[str, ...]]], width: int
-    ) -> Iterator[tuple[int, dict[str, str]]]:
+        self, reader: Any, plan: list[tuple[int, tuple[str, ...]]], width: int, digest: RecordDigest
+    ) -> Iterator[tuple[int, dict[str, str], bytes]]:
         problems = self.problems
+        pending = self._raw
         # The usual case, the canonical layout: each cell is its own column, in order.
         direct = [columns[0] for index, columns in plan] if _is_direct(plan, width) else None
         for cells in reader:
             line = reader.line_num
+            raw = pending[0] if len(pending) == 1 else b"".join(pending)
+            pending.clear()
             if not cells:
                 continue
             if len(cells) != width:
@@ -219,7 +295,7 @@ class JukiReader:
             before = problems.total
             check_row(row, line, problems, diff=self.diff)
             if problems.total == before:
-                yield line, row
+                yield line, row, digest(raw.rstrip(b"\r\n"))
 
 
 def _is_direct(plan: list[tuple[int, tuple[str, ...]]], width: int) -> bool:
@@ -312,3 +388,81 @@ def parse_snapshot(data: bytes, *, source: str, mapping: MappingSpec | None = No
     if reader.problems.total:
         raise reader.rejection()
     return rows
+
+
+# --- Reading a snapshot as a merge (integrations.mirror.SnapshotMerge) -------------------------------------------
+
+SCAN_CHUNK_BYTES = 4 << 20
+
+
+class NotMergeable(Exception):
+    """The file cannot be applied as a merge; the full import reads it instead (and reports what is wrong with it,
+    if anything is). The message says why, without personal data."""
+
+
+def _header_checked(raw: bytes, *, mapping: MappingSpec | None) -> bytes:
+    """The header line fingerprinted, once it is known to be a good header; NotMergeable otherwise."""
+    header = header_bytes(raw)
+    try:
+        names = next(csv.reader([header.decode("utf-8")], strict=True))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        raise NotMergeable("the header is not a CSV line in UTF-8") from None
+    problems = Problems()
+    _header_plan(names, diff=False, mapping=mapping, problems=problems)
+    if problems.total:
+        raise NotMergeable("the header does not match the layout")
+    return header
+
+
+def snapshot_line_digests(
+    stream: IO[bytes], *, mapping: MappingSpec | None
+) -> Iterator[tuple[int, list[bytes]]]:
+    """Pass 1 of a merge: for each chunk of the file, the number of its first line and the RecordDigest of each of
+    its lines, in order (the header is line 1 and is not among them). Nothing is decoded or parsed: a line is only
+    hashed. Raises NotMergeable for a file whose lines are not one record each (a quoted line break), whose last
+    line has no line break, or whose header is not the layout's: the full reader judges those."""
+    carry = b""
+    digest: RecordDigest | None = None
+    number = 2
+    while chunk := stream.read(SCAN_CHUNK_BYTES):
+        buffer = carry + chunk
+        lines = buffer.split(b"\n")
+        carry = lines.pop()
+        if digest is None:
+            if not lines:
+                continue  # the header is longer than a chunk so far
+            header = _header_checked(lines.pop(0), mapping=mapping)
+            digest = RecordDigest(rules_fingerprint(header=header, diff=False, mapping=mapping))
+        if b'"' in buffer and any(line.count(b'"') & 1 for line in lines):
+            raise NotMergeable("a quoted field holds a line break")
+        if lines:
+            yield number, [digest(line.rstrip(b"\r")) for line in lines]
+            number += len(lines)
+    if digest is None:
+        raise NotMergeable("the file is empty or has no complete header line")
+    if carry:
+        raise NotMergeable("the last line has no line break")
+
+
+def snapshot_lines(stream: IO[bytes], numbers: Iterator[int]) -> Iterator[bytes]:
+    """Pass 2 of a merge: the header line, then the lines ``numbers`` names (ascending), each with its line end, as
+    JukiReader reads a file."""
+    header_done = False
+    number = 2
+    wanted = next(numbers, None)
+    carry = b""
+    while chunk := stream.read(SCAN_CHUNK_BYTES):
+        lines = (carry + chunk).split(b"\n")
+        carry = lines.pop()
+        if not header_done:
+            if not lines:
+                continue
+            yield lines.pop(0) + b"\n"
+            header_done = True
+        end = number + len(lines)
+        while wanted is not None and wanted < end:
+            if wanted < number:
+                raise ValueError(f"line numbers must ascend from 2; got {wanted} after line {number - 1}")
+            yield lines[wanted - number] + b"\n"
+            wanted = next(numbers, None)
+        number = end

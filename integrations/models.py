@@ -58,6 +58,9 @@ class Resident(models.Model):
     kana_key = models.CharField(_("カナ検索キー"), max_length=200)
     kanji_key = models.CharField(_("漢字検索キー"), max_length=200)
     address_key = models.CharField(_("住所検索キー"), max_length=300)
+    # The digest of the file record this row came from, under the rules it was checked by
+    # (integrations.juki_import.RecordDigest): a later snapshot's identical record leaves the row as it is.
+    source_digest = models.UUIDField(_("取込元レコードのダイジェスト"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("住民")

@@ -9,6 +9,8 @@ import io
 import json
 import logging
 import re
+import threading
+import time
 import uuid
 import zoneinfo
 from collections.abc import Callable, Sequence
@@ -17,7 +19,7 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -25,6 +27,7 @@ from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
 from madoguchi.moji.csvsafe import FORMULA_PREFIXES, UnsafeCsvValue, check_cell, write_csv
 
+from . import mirror
 from .hooks import export_written_notify
 from .juki_import import (
     DIFF_CODES,
@@ -32,9 +35,12 @@ from .juki_import import (
     FileProblem,
     JukiReader,
     MappingSpec,
+    NotMergeable,
     ResidentFileRejected,
+    snapshot_line_digests,
+    snapshot_lines,
 )
-from .mirror import SnapshotLoad, diff_apply, residents_existing
+from .mirror import MergeRefused, SnapshotLoad, SnapshotMerge, diff_apply, residents_existing
 from .models import (
     ColumnMapping,
     ExportBatch,
@@ -77,12 +83,54 @@ HEARTBEAT_ROWS = 100_000
 def _snapshot_apply(
     stream: IO[bytes], *, source: str, mapping: MappingSpec | None, heartbeat: Callable[[], None]
 ) -> ImportResult:
+    """A full snapshot: applied as the difference it makes when the mirror holds residents (SnapshotMerge),
+    else — or when the merge gives way — by rebuilding the mirror from the whole file (SnapshotLoad)."""
+    if mirror.residents_present():
+        try:
+            return _snapshot_merge(stream, source=source, mapping=mapping, heartbeat=heartbeat)
+        except (NotMergeable, MergeRefused) as why:
+            logger.info("resident snapshot read in full: %s", why)
+        stream.seek(0)
+    return _snapshot_rebuild(stream, source=source, mapping=mapping, heartbeat=heartbeat)
+
+
+def _snapshot_merge(
+    stream: IO[bytes], *, source: str, mapping: MappingSpec | None, heartbeat: Callable[[], None]
+) -> ImportResult:
+    """Pass 1 hashes every line, SQL finds the lines not in the mirror as they are, pass 2 reads and checks only
+    those; then one short write. Any problem in a line read raises MergeRefused, so the full reader judges the
+    file and writes its report; nothing has changed by then (the transaction rolls back)."""
+    with transaction.atomic():
+        merge = SnapshotMerge()
+        try:
+            for first, digests in snapshot_line_digests(stream, mapping=mapping):
+                merge.scan(first, digests)
+                heartbeat()
+            numbers = merge.delta_lines()
+            stream.seek(0)
+            reader = JukiReader(snapshot_lines(stream, numbers), source=source, mapping=mapping)
+            for line, row, digest in reader.records():
+                merge.add(line, row, digest)
+            if reader.problems.total:
+                raise MergeRefused(f"{reader.problems.total} problem(s) in the new or changed lines")
+            rows, added, changed, removed = merge.apply()
+        except BaseException:
+            merge.discard()
+            raise
+    return ImportResult(
+        source=source, kind=ImportKind.FULL, rows=rows, added=added, changed=changed, removed=removed
+    )
+
+
+def _snapshot_rebuild(
+    stream: IO[bytes], *, source: str, mapping: MappingSpec | None, heartbeat: Callable[[], None]
+) -> ImportResult:
     reader = JukiReader(stream, source=source, mapping=mapping)
     with transaction.atomic():
         load = SnapshotLoad()
-        for line, row in reader:
+        for line, row, digest in reader.records():
             if not reader.problems.total:
-                load.add(line, row)
+                load.add(line, row, digest)
                 if load.rows % HEARTBEAT_ROWS == 0:
                     heartbeat()
         if not reader.problems.total:
@@ -103,16 +151,16 @@ def _diff_apply(
     stream: IO[bytes], *, source: str, mapping: MappingSpec | None, heartbeat: Callable[[], None]
 ) -> ImportResult:
     reader = JukiReader(stream, source=source, diff=True, mapping=mapping)
-    rows: dict[str, tuple[int, dict[str, str]]] = {}
-    for line, row in reader:
+    rows: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    for line, row, digest in reader.records():
         atena = row["宛名番号"]
         if atena in rows:
             reader.problems.add(
                 line, "宛名番号", f"宛名番号 {atena} appears twice (first in row {rows[atena][0]})"
             )
-        rows[atena] = (line, row)
+        rows[atena] = (line, row, digest)
     existing = residents_existing(list(rows))
-    for atena, (line, row) in rows.items():
+    for atena, (line, row, _digest) in rows.items():
         kubun = row["処理区分"]
         if kubun == "1" and atena in existing:
             reader.problems.add(line, "宛名番号", f"追加 of {atena}, who is already in the resident data")
@@ -122,10 +170,12 @@ def _diff_apply(
             )
     if reader.problems.total:
         raise reader.rejection()
-    by_kind: dict[str, list[dict[str, str]]] = {"1": [], "2": [], "3": []}
-    for _, row in rows.values():
-        by_kind[row["処理区分"]].append(row)
-    diff_apply(added=by_kind["1"], changed=by_kind["2"], removed=[row["宛名番号"] for row in by_kind["3"]])
+    by_kind: dict[str, list[tuple[dict[str, str], bytes]]] = {"1": [], "2": [], "3": []}
+    for _, row, digest in rows.values():
+        by_kind[row["処理区分"]].append((row, digest))
+    diff_apply(
+        added=by_kind["1"], changed=by_kind["2"], removed=[row["宛名番号"] for row, _digest in by_kind["3"]]
+    )
     return ImportResult(
         source=source, kind=ImportKind.DIFF, rows=len(rows),
         added=len(by_kind["1"]), changed=len(by_kind["2"]), removed=len(by_kind["3"]),
@@ -224,6 +274,7 @@ INBOUND_NAME = re.compile(r"^JUKI_(?P<stamp>\d{14})_(?P<seq>\d{6})_(?P<kind>FULL
 (JST) and a sequence number fix the order in which files are applied."""
 
 LEASE_SECONDS = 30 * 60
+LEASE_RENEW_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -285,7 +336,7 @@ def inbound_pickup(*, storage: ObjectStorage | None = None) -> InboundPickup:
         )
         keys = storage.list(settings.INBOUND_PREFIX)
         pickup.seen = _ledger_record_new(keys, storage)
-        pickup.applied, pickup.message = _inbound_apply_due(storage, lambda: _lease_renew(holder))
+        pickup.applied, pickup.message = _inbound_apply_due(storage, _LeaseKeeper(holder))
         pickup.ok = not pickup.message
     except StorageError as exc:
         pickup.message = f"storage unreachable: {exc}"[:500]
@@ -297,10 +348,35 @@ def inbound_pickup(*, storage: ObjectStorage | None = None) -> InboundPickup:
     return pickup
 
 
-def _lease_renew(holder: str) -> None:
-    InboundLease.objects.filter(name="inbound", holder=holder).update(
-        until=timezone.now() + dt.timedelta(seconds=LEASE_SECONDS)
-    )
+class _LeaseKeeper:
+    """Renews the pick-up lease while a file is imported, at most every LEASE_RENEW_SECONDS.
+
+    From a connection of its own: the import's connection is inside a long transaction (a renewal made there
+    would be invisible to other pick-ups until the end) and often inside a COPY (where it would wait forever)."""
+
+    def __init__(self, holder: str) -> None:
+        self.holder = holder
+        self.renewed = time.monotonic()
+
+    def __call__(self) -> None:
+        if connection.vendor == "sqlite" or time.monotonic() - self.renewed < LEASE_RENEW_SECONDS:
+            # SQLite has one writer, the import: a renewal would wait for its end. The embedded default runs
+            # one pick-up at a time anyway (beat inside the one worker), and LEASE_SECONDS outlasts its files.
+            return
+        self.renewed = time.monotonic()
+        thread = threading.Thread(target=self._renew, name="inbound-lease")
+        thread.start()
+        thread.join()
+
+    def _renew(self) -> None:
+        try:
+            InboundLease.objects.filter(name="inbound", holder=self.holder).update(
+                until=timezone.now() + dt.timedelta(seconds=LEASE_SECONDS)
+            )
+        except DatabaseError as exc:
+            logger.warning("inbound pick-up: the lease could not be renewed (%s)", type(exc).__name__)
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def _ledger_record_new(keys: list[str], storage: ObjectStorage) -> int:

@@ -4,6 +4,7 @@ import datetime as dt
 import threading
 
 import pytest
+from django.db import connection
 
 from integrations.layouts import JUKI_V1_COLUMNS
 from integrations.models import ImportKind, ImportRun, ImportStatus, InboundPickup, Resident
@@ -210,3 +211,36 @@ def test_a_file_imported_by_command_counts_and_is_not_applied_twice(local_storag
     assert pickup.ok and pickup.applied == 0
     assert ImportRun.objects.get(origin="pickup", source__endswith=snapshot[0]).status == ImportStatus.SKIPPED
     assert ImportRun.objects.get(origin="pickup", kind="diff").note == "older than the snapshot applied"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer: the import")
+def test_the_lease_is_renewed_where_other_pickups_see_it_while_a_file_imports(monkeypatch) -> None:
+    """The import's own connection sits in a long transaction (on PostgreSQL inside a COPY): the renewal goes
+    through a connection of its own, so it is visible at once and cannot wait for the import."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from integrations import services
+    from integrations.models import InboundLease
+
+    monkeypatch.setattr(services, "LEASE_RENEW_SECONDS", 0)
+    InboundLease.objects.create(name="inbound", holder="h", until=timezone.now())
+    keeper = services._LeaseKeeper("h")
+    seen: list[dt.datetime] = []
+
+    def other_pickup() -> None:
+        try:
+            seen.append(InboundLease.objects.get(name="inbound").until)
+        finally:
+            connection.close()
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE lease_copy (n integer) ON COMMIT DROP")
+        with cursor.cursor.copy("COPY lease_copy (n) FROM STDIN") as copy:
+            copy.write_row((1,))
+            keeper()  # while this connection is inside a COPY
+        reader = threading.Thread(target=other_pickup)
+        reader.start()
+        reader.join()
+    assert seen and seen[0] > timezone.now() + dt.timedelta(minutes=29)
