@@ -21,11 +21,13 @@ from django.db import IntegrityError, connection, transaction
 
 from .juki_import import parse_date
 from .layouts import DATE_FIELDS, FLAG_FIELDS, TEXT_FIELDS
-from .models import Resident
+from .models import AddressKey, Resident
 from .search_keys import address_key, kana_key, name_key
 
 TABLE = Resident._meta.db_table
 STAGING = f"{TABLE}_load"
+ADDRESS_TABLE = AddressKey._meta.db_table
+ADDRESS_STAGING = f"{ADDRESS_TABLE}_load"
 COLUMNS: tuple[str, ...] = tuple(str(f.column) for f in Resident._meta.concrete_fields)
 _TEXTS = itemgetter(*TEXT_FIELDS)
 _DATES = itemgetter(*DATE_FIELDS)
@@ -149,6 +151,8 @@ class SnapshotLoad:
             columns = ", ".join(COLUMNS)
             self._cursor.execute(f"DELETE FROM {TABLE}")
             self._cursor.execute(f"INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM temp.{STAGING}")
+            self._cursor.execute(f"DELETE FROM {ADDRESS_TABLE}")
+            _address_keys_add(self._cursor, TABLE)
             self._cursor.execute(f"DROP TABLE temp.{STAGING}")
         self._cursor.close()
 
@@ -165,50 +169,98 @@ def _short(prefix: str, name: str) -> str:
     return f"{prefix}_{hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()[:24]}"
 
 
-def _postgres_swap(cursor: Any) -> None:
-    """Give the staging table the live table's constraints and indexes, then swap the two tables' names."""
+Swap = tuple[str, str, list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def _postgres_prepare(cursor: Any, table: str, staging: str) -> Swap:
+    """Give ``staging`` the live ``table``'s constraints, indexes and statistics targets (the heavy part, while
+    searches still run on the live table); what _postgres_rename needs."""
     cursor.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = %s::regclass AND contype IN ('p', 'u')",
-        [TABLE],
+        [table],
     )
     constraints = cursor.fetchall()
     cursor.execute(
         "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
         "WHERE x.indrelid = %s::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)",
-        [TABLE],
+        [table],
     )
     indexes = cursor.fetchall()
     cursor.execute(
         "SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = %s::regclass AND attstattarget > 0",
-        [TABLE],
+        [table],
     )
     for column, target in cursor.fetchall():  # per-column statistics targets, which LIKE does not copy
-        cursor.execute(f"ALTER TABLE {STAGING} ALTER COLUMN {column} SET STATISTICS {int(target)}")
-    cursor.execute(f"ALTER TABLE {STAGING} DROP COLUMN line")
+        cursor.execute(f"ALTER TABLE {staging} ALTER COLUMN {column} SET STATISTICS {int(target)}")
     # Index builds sort the whole table: give them memory for this transaction only (default is 64 MB).
     cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
     for name, definition in constraints:
-        cursor.execute(f"ALTER TABLE {STAGING} ADD CONSTRAINT {_short('ld', name)} {definition}")
+        cursor.execute(f"ALTER TABLE {staging} ADD CONSTRAINT {_short('ld', name)} {definition}")
     for name, definition in indexes:
         head, _, tail = definition.partition(" ON ")
-        cursor.execute(f"{head.replace(name, _short('ld', name))} ON {tail.replace(TABLE, STAGING, 1)}")
-    cursor.execute(f"ANALYZE {STAGING}")
-    # The only moment searches wait: the renames, in this transaction, after the work above.
-    cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
-    old = f"{TABLE}_old"
-    cursor.execute(f"DROP TABLE IF EXISTS {old}")
-    for name, _ in constraints:
-        cursor.execute(f"ALTER TABLE {TABLE} RENAME CONSTRAINT {name} TO {_short('old', name)}")
-    for name, _ in indexes:
-        cursor.execute(f"ALTER INDEX {name} RENAME TO {_short('old', name)}")
-    cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {old}")
-    cursor.execute(f"ALTER TABLE {STAGING} RENAME TO {TABLE}")
-    for name, _ in constraints:
-        cursor.execute(f"ALTER TABLE {TABLE} RENAME CONSTRAINT {_short('ld', name)} TO {name}")
-    for name, _ in indexes:
-        cursor.execute(f"ALTER INDEX {_short('ld', name)} RENAME TO {name}")
-    cursor.execute(f"DROP TABLE {old}")
+        cursor.execute(f"{head.replace(name, _short('ld', name))} ON {tail.replace(table, staging, 1)}")
+    cursor.execute(f"ANALYZE {staging}")
+    return table, staging, constraints, indexes
+
+
+def _postgres_rename(cursor: Any, swaps: Sequence[Swap]) -> None:
+    """Swap each staging table in for its live table, constraints and indexes by name. The only moment searches
+    wait: the tables are locked in one statement, in the order a search takes them (the mirror, then the address
+    keys), so a search that holds one cannot wait for the other."""
+    cursor.execute(f"LOCK TABLE {', '.join(table for table, *_ in swaps)} IN ACCESS EXCLUSIVE MODE")
+    for table, staging, constraints, indexes in swaps:
+        old = f"{table}_old"
+        cursor.execute(f"DROP TABLE IF EXISTS {old}")
+        for name, _ in constraints:
+            cursor.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {name} TO {_short('old', name)}")
+        for name, _ in indexes:
+            cursor.execute(f"ALTER INDEX {name} RENAME TO {_short('old', name)}")
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {old}")
+        cursor.execute(f"ALTER TABLE {staging} RENAME TO {table}")
+        for name, _ in constraints:
+            cursor.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {_short('ld', name)} TO {name}")
+        for name, _ in indexes:
+            cursor.execute(f"ALTER INDEX {_short('ld', name)} RENAME TO {name}")
+        cursor.execute(f"DROP TABLE {old}")
+
+
+def _postgres_swap(cursor: Any) -> None:
+    """Make the staging table the mirror and its distinct address keys the dictionary, in the caller's
+    transaction."""
+    cursor.execute(f"ALTER TABLE {STAGING} DROP COLUMN line")
+    cursor.execute(f"DROP TABLE IF EXISTS {ADDRESS_STAGING}")
+    cursor.execute(f"CREATE TABLE {ADDRESS_STAGING} (LIKE {ADDRESS_TABLE} INCLUDING DEFAULTS)")
+    # In no particular order (md5): the keys a fragment matches are then spread over the table, not together,
+    # which is what the planner assumes when it weighs reading the table against the trigram index.
+    cursor.execute(
+        f"INSERT INTO {ADDRESS_STAGING} (key) "
+        f"SELECT key FROM (SELECT DISTINCT address_key AS key FROM {STAGING}) d ORDER BY md5(key)"
+    )
+    swaps = [
+        _postgres_prepare(cursor, TABLE, STAGING),
+        _postgres_prepare(cursor, ADDRESS_TABLE, ADDRESS_STAGING),
+    ]
+    _postgres_rename(cursor, swaps)
+
+
+# --- the address-key dictionary (AddressKey) ------------------------------------------------------------------
+
+
+def _address_keys_add(cursor: Any, source: str) -> None:
+    """Every address key of the resident rows in ``source`` that the dictionary lacks."""
+    cursor.execute(
+        f"INSERT INTO {ADDRESS_TABLE} (key) SELECT DISTINCT s.address_key FROM {source} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {ADDRESS_TABLE} k WHERE k.key = s.address_key)"
+    )
+
+
+def _address_keys_prune(cursor: Any, candidates: str) -> None:
+    """Remove the keys among ``candidates`` (a query of one column) that no resident has any more."""
+    cursor.execute(
+        f"DELETE FROM {ADDRESS_TABLE} WHERE key IN ({candidates}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {TABLE} r WHERE r.address_key = {ADDRESS_TABLE}.key)"
+    )
 
 
 def diff_apply(
@@ -218,20 +270,33 @@ def diff_apply(
     removed: Iterable[str],
 ) -> None:
     """Apply a validated difference in one transaction: 消除 and 変更 remove the old rows, 追加 and 変更 insert
-    (each row with its record's digest)."""
+    (each row with its record's digest); the address-key dictionary follows."""
     with transaction.atomic():
         gone = [*removed, *(row["宛名番号"] for row, _digest in changed)]
+        old_keys: set[str] = set()
         for start in range(0, len(gone), 500):
-            Resident.objects.filter(atena_no__in=gone[start : start + 500]).delete()
-        fresh = [*added, *changed]
+            batch = Resident.objects.filter(atena_no__in=gone[start : start + 500])
+            old_keys.update(batch.values_list("address_key", flat=True))
+            batch.delete()
+        fresh = [resident_values(row, digest) for row, digest in [*added, *changed]]
         if fresh:
             columns = ", ".join(COLUMNS)
             placeholders = ", ".join(["%s"] * len(COLUMNS))
             with connection.cursor() as cursor:
-                cursor.executemany(
-                    f"INSERT INTO {TABLE} ({columns}) VALUES ({placeholders})",
-                    [resident_values(row, digest) for row, digest in fresh],
-                )
+                cursor.executemany(f"INSERT INTO {TABLE} ({columns}) VALUES ({placeholders})", fresh)
+        address = COLUMNS.index("address_key")
+        new_keys = sorted({values[address] for values in fresh})
+        for start in range(0, len(new_keys), 500):
+            batch_keys = new_keys[start : start + 500]
+            known = set(AddressKey.objects.filter(key__in=batch_keys).values_list("key", flat=True))
+            AddressKey.objects.bulk_create([AddressKey(key=key) for key in batch_keys if key not in known])
+        stale = sorted(old_keys)
+        for start in range(0, len(stale), 500):
+            batch_keys = stale[start : start + 500]
+            used = set(
+                Resident.objects.filter(address_key__in=batch_keys).values_list("address_key", flat=True)
+            )
+            AddressKey.objects.filter(key__in=[key for key in batch_keys if key not in used]).delete()
 
 
 def residents_present() -> bool:
@@ -292,6 +357,7 @@ class SnapshotMerge:
         self._numbers: Any = None
         prefix = "" if self._postgres else "temp."
         self._scan, self._unmatched = f"{prefix}resident_scan", f"{prefix}resident_unmatched"
+        self._old_keys = f"{prefix}resident_old_keys"
         if self._postgres:
             # The hash join over millions of digests wants memory, for this transaction only.
             self._cursor.execute("SET LOCAL work_mem = '256MB'")
@@ -385,13 +451,19 @@ class SnapshotMerge:
         cursor.execute(f"SELECT count(gone) FROM {self._unmatched}")
         (gone,) = cursor.fetchone()
         columns = ", ".join(COLUMNS)
+        gone_rows = f"SELECT gone FROM {self._unmatched} WHERE gone IS NOT NULL"
         try:
             with transaction.atomic():
+                cursor.execute(f"DROP TABLE IF EXISTS {self._old_keys}")
                 cursor.execute(
-                    f"DELETE FROM {TABLE} WHERE atena_no IN (SELECT gone FROM {self._unmatched} "
-                    f"WHERE gone IS NOT NULL)"
+                    f"CREATE TEMP TABLE resident_old_keys AS "
+                    f"SELECT DISTINCT address_key AS key FROM {TABLE} WHERE atena_no IN ({gone_rows})"
                 )
+                cursor.execute(f"DELETE FROM {TABLE} WHERE atena_no IN ({gone_rows})")
                 cursor.execute(f"INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM {delta}")
+                _address_keys_add(cursor, delta)
+                _address_keys_prune(cursor, f"SELECT key FROM {self._old_keys}")
+                cursor.execute(f"DROP TABLE {self._old_keys}")
         except IntegrityError:
             # A new or changed line's 宛名番号 is also on a line that is unchanged: the file holds it twice.
             raise MergeRefused("a 宛名番号 of a new or changed line is also on an unchanged line") from None

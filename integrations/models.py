@@ -72,6 +72,22 @@ class Resident(models.Model):
         return self.atena_no
 
 
+class AddressKey(models.Model):
+    """Every distinct ``Resident.address_key`` in the mirror, once: address fragments are searched here (a
+    trigram index over a few hundred thousand distinct addresses instead of millions of residents), then the
+    residents are found by their key. Kept exactly in step with the mirror by every write of it
+    (integrations.mirror)."""
+
+    key = models.CharField(_("住所検索キー"), max_length=300, primary_key=True)
+
+    class Meta:
+        verbose_name = _("住所検索キー")
+        verbose_name_plural = _("住所検索キー")
+
+    def __str__(self) -> str:
+        return "address key"  # never the address: this string ends up in logs
+
+
 class ImportStatus(models.TextChoices):
     PENDING = "pending", _("待機")
     RUNNING = "running", _("取込中")

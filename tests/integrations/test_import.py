@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from integrations.juki_import import ResidentFileRejected
 from integrations.layouts import JUKI_V1_COLUMNS
-from integrations.models import ImportRun, ImportStatus, Resident
+from integrations.models import AddressKey, ImportRun, ImportStatus, Resident
 from integrations.storage import LocalFolderStorage, S3Storage
 from tests.conftest import IVS_NAME, KICHI_NAME, SMALL_CITY, import_file, manage_py
 from tests.factories import atena, juki_csv, juki_row
@@ -75,6 +75,10 @@ def test_difference_adds_changes_and_deletes(small_city, local_storage) -> None:
     assert Resident.objects.get(atena_no=atena(3)).address == "窓口市本町1番"
     assert not Resident.objects.filter(atena_no=atena(2)).exists()
     assert Resident.objects.get(atena_no=atena(1)).shi == IVS_NAME
+    # The address-key dictionary follows: 窓口市本町1番 is in, person 2's address (nobody's now) is out.
+    assert set(AddressKey.objects.values_list("key", flat=True)) == set(
+        Resident.objects.values_list("address_key", flat=True)
+    )
 
 
 def _rejected(storage: LocalFolderStorage, data: bytes, name: str = "JUKI_20261102090000_000001_FULL.csv"):

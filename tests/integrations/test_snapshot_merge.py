@@ -12,7 +12,7 @@ from django.db import connection
 
 from integrations.juki_import import ResidentFileRejected
 from integrations.mirror import SnapshotMerge
-from integrations.models import ImportRun, Resident
+from integrations.models import AddressKey, ImportRun, Resident
 from integrations.storage import LocalFolderStorage
 from tests.conftest import import_file
 from tests.factories import atena, juki_csv, juki_row
@@ -26,8 +26,12 @@ MERGED = "resident snapshot read in full"
 
 
 def _table() -> list[tuple[Any, ...]]:
-    """The whole mirror, every stored column (the digest included), as a comparable list."""
+    """The whole mirror, every stored column (the digest included), as a comparable list; and the address-key
+    dictionary must be exactly the mirror's distinct address keys."""
     fields = [f.attname for f in Resident._meta.concrete_fields]
+    assert set(AddressKey.objects.values_list("key", flat=True)) == set(
+        Resident.objects.values_list("address_key", flat=True)
+    ), "the address-key dictionary is out of step with the mirror"
     return list(Resident.objects.order_by("atena_no").values_list(*fields))
 
 
