@@ -158,8 +158,10 @@ def child_copy(path: Path) -> dict[str, float]:
                 copy.write(chunk)
         seconds = time.perf_counter() - start
         # The like-for-like baseline: the same indexes the mirror needs for search, built on the bare table from
-        # the raw columns (宛名番号, 世帯番号, 生年月日, カナ氏名, 氏名, 住所+方書).
+        # the raw columns (宛名番号, 世帯番号, 生年月日, カナ氏名, 氏名, 住所+方書), and the same dictionary of
+        # distinct addresses with its trigram index (integrations.models.AddressKey).
         col = {name: f"c{i}" for i, name in enumerate(JUKI_V1_COLUMNS)}
+        address = f"(coalesce({col['住所']}, '') || coalesce({col['方書']}, ''))"  # COPY reads an empty cell as NULL
         cursor.execute("SET maintenance_work_mem = '256MB'")
         for statement in (
             f"ALTER TABLE bench_copy ADD PRIMARY KEY ({col['宛名番号']})",
@@ -167,11 +169,16 @@ def child_copy(path: Path) -> dict[str, float]:
             f"CREATE INDEX ON bench_copy ({col['生年月日']})",
             f'CREATE INDEX ON bench_copy (({col["氏カナ"]} || {col["名カナ"]}) COLLATE "C", {col["宛名番号"]})',
             f'CREATE INDEX ON bench_copy (({col["氏"]} || {col["名"]}) COLLATE "C", {col["宛名番号"]})',
-            f"CREATE INDEX ON bench_copy USING gin (({col['住所']} || {col['方書']}) gin_trgm_ops)",
+            f"CREATE INDEX ON bench_copy ({address})",
+            "DROP TABLE IF EXISTS bench_copy_keys",
+            f"CREATE TABLE bench_copy_keys AS SELECT DISTINCT {address} AS key FROM bench_copy",
+            "ALTER TABLE bench_copy_keys ADD PRIMARY KEY (key)",
+            "CREATE INDEX ON bench_copy_keys USING gin (key gin_trgm_ops)",
         ):
             cursor.execute(statement)
         indexed = time.perf_counter() - start
         cursor.execute("DROP TABLE bench_copy")
+        cursor.execute("DROP TABLE bench_copy_keys")
     return {"seconds": seconds, "indexed_seconds": indexed, "peak_mb": _peak_mb()}
 
 
