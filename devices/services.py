@@ -35,6 +35,7 @@ from .models import (
     Terminal,
     TerminalNonce,
 )
+from .receipt_format import receipt_validate
 
 logger = logging.getLogger(__name__)
 PRINT_TASK = "devices.agent.print_pdf"
@@ -378,45 +379,6 @@ def print_job_create(*, terminal: Terminal, title: str, pdf: bytes, requested_by
     job.save()
     transaction.on_commit(lambda: print_job_dispatch(job=job))
     return job
-
-
-RECEIPT_SIZES = ("normal", "large")
-RECEIPT_ALIGNS = ("left", "center", "right")
-
-
-def receipt_validate(receipt: Any) -> dict[str, Any]:
-    """The receipt in its canonical form: ``{"title": str, "lines": [{"text", "size": normal|large, "align":
-    left|center|right}], "qr": str | None, "cut": bool}``; ValueError naming the field otherwise."""
-    if not isinstance(receipt, Mapping):
-        raise ValueError("receipt: expected an object")
-    unknown = set(receipt) - {"title", "lines", "qr", "cut"}
-    if unknown:
-        raise ValueError(f"receipt: unknown keys {', '.join(sorted(unknown))}")
-    title = _text(receipt.get("title", ""), "receipt.title", 200)
-    lines = receipt.get("lines")
-    if not isinstance(lines, list):
-        raise ValueError("receipt.lines: expected a list")
-    clean: list[dict[str, str]] = []
-    for index, line in enumerate(lines):
-        where = f"receipt.lines[{index}]"
-        if not isinstance(line, Mapping):
-            raise ValueError(f"{where}: expected an object")
-        extra = set(line) - {"text", "size", "align"}
-        if extra:
-            raise ValueError(f"{where}: unknown keys {', '.join(sorted(extra))}")
-        size, align = line.get("size", "normal"), line.get("align", "left")
-        if size not in RECEIPT_SIZES:
-            raise ValueError(f"{where}.size: {size!r} is not one of {', '.join(RECEIPT_SIZES)}")
-        if align not in RECEIPT_ALIGNS:
-            raise ValueError(f"{where}.align: {align!r} is not one of {', '.join(RECEIPT_ALIGNS)}")
-        clean.append({"text": _text(line.get("text"), f"{where}.text", 1000), "size": size, "align": align})
-    qr = receipt.get("qr")
-    if qr is not None and not isinstance(qr, str):
-        raise ValueError("receipt.qr: expected a string or null")
-    cut = receipt.get("cut", True)
-    if not isinstance(cut, bool):
-        raise ValueError("receipt.cut: expected true or false")
-    return {"title": title, "lines": clean, "qr": qr or None, "cut": cut}
 
 
 def receipt_job_create(*, terminal: Terminal, title: str, receipt: Any, requested_by: Any) -> PrintJob:

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from escpos.printer import Dummy
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from devices.receipt_format import receipt_validate
+
 from .config import AgentConfig
 from .drivers import DeviceStatus, PrintFailed
 
@@ -39,7 +41,6 @@ PAPER_DOTS = 576  # printable width of an 80 mm receipt printer at 203 dpi (72 m
 FONT_DOTS = {"normal": 24, "large": 48}  # Kanji font A is 24 × 24 dots; "large" is double width and height
 SIZES = {"normal": 0x00, "large": 0x11}  # GS ! n: width and height multipliers
 ALIGNS = {"left": 0, "center": 1, "right": 2}  # ESC a n
-QR_MAX_BYTES = 2953  # what the largest QR code (version 40, level L) holds in byte mode
 
 ESC, GS, FS, LF = b"\x1b", b"\x1d", b"\x1c", b"\n"
 INIT = ESC + b"@"
@@ -57,57 +58,6 @@ NETWORK_TIMEOUT = 5.0  # seconds to connect, to send, and to wait for the printe
 
 
 # --- the receipt -------------------------------------------------------------------------------------------
-
-
-def _check_text(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"receipt {field}: expected a string, got {type(value).__name__}")
-    for char in value:
-        if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0:
-            raise ValueError(f"receipt {field}: control character U+{ord(char):04X} (one line per entry)")
-    return value
-
-
-def receipt_validate(receipt: Any) -> dict[str, Any]:
-    """The receipt with its defaults filled in (``size`` normal, ``align`` left, ``qr`` None, ``cut`` True), or a
-    ValueError naming the field that is wrong."""
-    if not isinstance(receipt, dict):
-        raise ValueError(f"receipt: expected a dict, got {type(receipt).__name__}")
-    unknown = set(receipt) - {"title", "lines", "qr", "cut"}
-    if unknown:
-        raise ValueError(f"receipt: unknown field(s) {', '.join(sorted(unknown))}")
-    if "title" not in receipt:
-        raise ValueError("receipt title: missing")
-    title = _check_text(receipt["title"], "title")
-    lines = receipt.get("lines")
-    if not isinstance(lines, list):
-        raise ValueError(f"receipt lines: expected a list, got {type(lines).__name__}")
-    checked = []
-    for index, line in enumerate(lines):
-        field = f"lines[{index}]"
-        if not isinstance(line, dict):
-            raise ValueError(f"receipt {field}: expected a dict, got {type(line).__name__}")
-        unknown = set(line) - {"text", "size", "align"}
-        if unknown:
-            raise ValueError(f"receipt {field}: unknown field(s) {', '.join(sorted(unknown))}")
-        size, align = line.get("size", "normal"), line.get("align", "left")
-        if size not in SIZES:
-            raise ValueError(f"receipt {field}.size: {size!r} is not one of {', '.join(SIZES)}")
-        if align not in ALIGNS:
-            raise ValueError(f"receipt {field}.align: {align!r} is not one of {', '.join(ALIGNS)}")
-        checked.append({"text": _check_text(line.get("text"), f"{field}.text"), "size": size, "align": align})
-    qr = receipt.get("qr")
-    if qr is not None:
-        if not isinstance(qr, str) or not qr:
-            raise ValueError("receipt qr: expected a non-empty string or None")
-        if len(qr.encode()) > QR_MAX_BYTES:
-            raise ValueError(
-                f"receipt qr: {len(qr.encode())} bytes, more than a QR code holds ({QR_MAX_BYTES})"
-            )
-    cut = receipt.get("cut", True)
-    if not isinstance(cut, bool):
-        raise ValueError(f"receipt cut: expected true or false, got {cut!r}")
-    return {"title": title, "lines": checked, "qr": qr, "cut": cut}
 
 
 def _printed_lines(receipt: dict[str, Any]) -> list[dict[str, str]]:

@@ -186,13 +186,13 @@ def test_redispatch_sends_each_kind_of_job_its_own_task(terminal_queue) -> None:
 @pytest.mark.parametrize(
     ("receipt", "named"),
     [
-        ({**RECEIPT, "lines": [{"text": "x", "size": "huge"}]}, "receipt.lines[0].size"),
-        ({**RECEIPT, "lines": [{"text": "x", "align": "justify"}]}, "receipt.lines[0].align"),
-        ({**RECEIPT, "lines": [{"size": "normal"}]}, "receipt.lines[0].text"),
-        ({**RECEIPT, "lines": "A-012"}, "receipt.lines"),
-        ({**RECEIPT, "cut": "yes"}, "receipt.cut"),
-        ({**RECEIPT, "qr": 12}, "receipt.qr"),
-        ({**RECEIPT, "colour": "red"}, "unknown keys colour"),
+        ({**RECEIPT, "lines": [{"text": "x", "size": "huge"}]}, "receipt lines[0].size"),
+        ({**RECEIPT, "lines": [{"text": "x", "align": "justify"}]}, "receipt lines[0].align"),
+        ({**RECEIPT, "lines": [{"size": "normal"}]}, "receipt lines[0].text"),
+        ({**RECEIPT, "lines": "A-012"}, "receipt lines: expected a list"),
+        ({**RECEIPT, "cut": "yes"}, "receipt cut"),
+        ({**RECEIPT, "qr": 12}, "receipt qr"),
+        ({**RECEIPT, "colour": "red"}, "unknown field(s) colour"),
     ],
 )
 def test_a_malformed_receipt_is_refused_naming_the_field_and_nothing_is_stored(receipt, named) -> None:

@@ -252,7 +252,7 @@ def test_simulated_printer_writes_the_bytes_and_the_text(tmp_path: Path) -> None
         ({"lines": [{"text": "a", "align": "middle"}]}, r"receipt lines\[0\]\.align"),
         ({"lines": [{"text": "a\nb"}]}, r"receipt lines\[0\]\.text: control character U\+000A"),
         ({"lines": [{"txt": "a"}]}, r"receipt lines\[0\]: unknown field\(s\) txt"),
-        ({"qr": ""}, "receipt qr: expected a non-empty string"),
+        ({"qr": 12}, "receipt qr: expected a string or null"),
         ({"qr": "x" * 3000}, "receipt qr: 3000 bytes"),
         ({"cut": "yes"}, "receipt cut: expected true or false"),
         ({"copies": 2}, r"receipt: unknown field\(s\) copies"),
