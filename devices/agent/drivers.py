@@ -57,18 +57,23 @@ class SimulatedA4Printer:
 
 
 class CupsA4Printer:
-    """A CUPS queue through ``lp`` (Linux counter PCs). Windows: see docs/devices.md."""
+    """A CUPS queue through ``lp`` (Linux counter PCs): the PDF on its standard input, the job's title, the
+    queue; lp's own message when it fails. Windows: see docs/agent-windows.md."""
 
     def __init__(self, queue: str) -> None:
         self.queue = queue
 
     def print_pdf(self, *, name: str, pdf: bytes) -> str:
-        result = subprocess.run(
-            ["lp", "-d", self.queue, "-t", name, "-"],
-            input=pdf,
-            capture_output=True,
-            check=False,
-        )
+        try:
+            result = subprocess.run(
+                ["lp", "-d", self.queue, "-t", name, "-"],
+                input=pdf,
+                capture_output=True,
+                check=False,
+                timeout=120,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:  # no lp on this PC (cups-client), or it hung
+            raise PrintFailed(f"cannot run lp for queue {self.queue}: {exc}") from None
         if result.returncode != 0:
             raise PrintFailed(
                 result.stderr.decode(errors="replace").strip() or f"lp exited {result.returncode}"
