@@ -519,13 +519,20 @@ def card_probe_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, 
     if status not in CARD_PROBE_STATUSES:
         raise ValueError(f"status: {status[:32]!r} is not one of {', '.join(CARD_PROBE_STATUSES)}")
     retries = event.get("retries_left")
-    if retries is not None and not (isinstance(retries, int) and 0 <= retries <= 15):
+    if retries is not None and (
+        isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 15
+    ):
         raise ValueError("retries_left: expected a number of tries 0-15 or null")
     with transaction.atomic():
         session = _card_session(terminal, request_id)
         if not session.card.get("pin_requested"):
             return {"session": session.reception_no, "status": "ignored"}  # the PIN was typed meanwhile
-        session.card = {**session.card, "probe": status, "retries_left": retries}
+        # The card as it is now supersedes an earlier read's failure, but for a wrong PIN, which the pad still
+        # tells the resident (with the tries left the probe found).
+        card = {key: value for key, value in session.card.items() if key != "reason"}
+        if session.card.get("reason") == "wrong_pin":
+            card["reason"] = "wrong_pin"
+        session.card = {**card, "probe": status, "retries_left": retries}
         session.save(update_fields=["card"])
         _announce(session, "card_probe")
     return {"session": session.reception_no, "status": status}

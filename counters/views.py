@@ -318,6 +318,9 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
             "card": session.card,
             "card_failure": card_failure_text(str(session.card.get("reason", ""))),
             "card_probe_failure": card_failure_text(str(session.card.get("probe", ""))),
+            "card_probe_json": json.dumps(
+                [session.card.get("probe"), session.card.get("retries_left")], separators=(",", ":")
+            ),
             "life_events": life_events,
             "questions": list(questions.values()),
             "companions": companions,
@@ -624,10 +627,15 @@ async def _clerk(request: HttpRequest) -> Any:
 def _session_snapshot(reception_no: str) -> dict[str, Any]:
     row = (
         CounterSession.objects.filter(reception_no=reception_no)
-        .values("version", "state", "clerk_id", "print_job__status")
+        .values("version", "state", "clerk_id", "print_job__status", "card")
         .first()
     )
-    return dict(row) if row else {}
+    if not row:
+        return {}
+    # What the reader found before the PIN changes the page without a new version (card_probe_event).
+    snapshot: dict[str, Any] = {key: value for key, value in row.items() if key != "card"}
+    card = row["card"] or {}
+    return {**snapshot, "card_probe": [card.get("probe"), card.get("retries_left")]}
 
 
 async def session_events(request: HttpRequest, reception_no: str) -> HttpResponseBase:

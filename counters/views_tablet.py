@@ -773,7 +773,14 @@ def snapshot_of(pairing: TabletPairing) -> dict[str, Any]:
     session = selectors.tablet_session(pairing=pairing)
     if session is None:
         return {}
-    return {"reception_no": session.reception_no, "version": session.version, "state": session.state}
+    card = session.card or {}
+    return {
+        "reception_no": session.reception_no,
+        "version": session.version,
+        "state": session.state,
+        # What the reader found before the PIN changes the pad without a new version (card_probe_event).
+        "card_probe": [card.get("probe"), card.get("retries_left")],
+    }
 
 
 @require_GET

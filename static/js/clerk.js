@@ -17,8 +17,10 @@
     const text = JSON.stringify(data);
     if (known === null) {
       known = text;
-      // The page was rendered at data-version; a change between render and connect shows at once.
+      // The page was rendered at data-version; a change between render and connect shows at once — the card's
+      // tries left too, which come without a new version.
       if (live.dataset.version && data.version !== undefined && String(data.version) !== live.dataset.version) refresh();
+      else if (data.card_probe !== undefined && live.dataset.cardProbe && JSON.stringify(data.card_probe) !== live.dataset.cardProbe) refresh();
       return;
     }
     if (text !== known) {
@@ -53,7 +55,9 @@
   function onChange(event) {
     let data = {};
     try { data = JSON.parse(event.data); } catch (error) { /* a change all the same */ }
-    if (live.dataset.version && data.version !== undefined && Number(data.version) <= Number(live.dataset.version)) return;
+    // The card's tries left (kind card_probe) come without a new version: the page shows them too.
+    const probe = data.kind === "card_probe" && data.reception_no === live.dataset.receptionNo;
+    if (!probe && live.dataset.version && data.version !== undefined && Number(data.version) <= Number(live.dataset.version)) return;
     refresh();
   }
   ["session", "queue", "tablet"].forEach(function (name) { source.addEventListener(name, onChange); });

@@ -20,6 +20,7 @@
   let idleTimer = 0;
   let idleKey = null; // the session cleared for idleness: not shown again while it stays unchanged
   let pin = "";
+  let probeSeen = null; // the reception and card probe of the last snapshot
   let step = 1;
   let signed = false;
 
@@ -87,6 +88,30 @@
     if (!same) swap(html, options);
   }
 
+  // What the reader found on the card before the PIN (tries left, locked, no card) arrives after the pad is shown:
+  // only the pad's messages change, so digits already typed stay; a locked card replaces the pad altogether.
+  async function cardMessages(receptionNo) {
+    const now = screenRoot();
+    if (!now || now.dataset.receptionNo !== receptionNo) return;
+    let response;
+    try {
+      response = await fetch(app.dataset.screenUrl, { credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" } });
+    } catch (error) {
+      return;
+    }
+    if (!response.ok) return;
+    const html = await response.text();
+    const incoming = document.createElement("template");
+    incoming.innerHTML = html;
+    const next = incoming.content.querySelector(".screen");
+    const current = screenRoot();
+    if (!next || !current || next.dataset.receptionNo !== current.dataset.receptionNo) return;
+    const fresh = next.querySelector("[data-card-messages]");
+    const shown = current.querySelector("[data-card-messages]");
+    if (next.dataset.screen === current.dataset.screen && fresh && shown) shown.innerHTML = fresh.innerHTML;
+    else swap(html, { keepStatus: true });
+  }
+
   // The thank-you screen (and the card's "reading" screen) stay until their time is up — or until another
   // session comes, or (``onNewer``) this session changes again, e.g. the card was read.
   function holdScreen(ms, onNewer) {
@@ -120,6 +145,19 @@
       return;
     }
     if (holding(data)) return;
+    // The card's tries left come without a new version (pushed, or seen in a snapshot): the PIN being typed stays.
+    if (data.kind === "card_probe") {
+      cardMessages(data.reception_no);
+      return;
+    }
+    if (data.card_probe !== undefined) {
+      const probe = (data.reception_no || "") + JSON.stringify(data.card_probe);
+      const changed = probeSeen !== null && probe !== probeSeen;
+      probeSeen = probe;
+      if (changed && data.reception_no === (screenRoot() || { dataset: {} }).dataset.receptionNo) {
+        cardMessages(data.reception_no);
+      }
+    }
     const key = (data.reception_no || "") + ":" + (data.version || "");
     if (idleKey !== null) {
       if (key === idleKey || key === ":") return;

@@ -488,7 +488,12 @@ def test_the_event_stream_needs_a_paired_tablet_and_starts_with_a_snapshot(count
     session = _confirming(counter, codes=())
     response, snapshot = _snapshot_frame({COOKIE: token})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/event-stream")
-    assert snapshot == {"reception_no": session.reception_no, "version": 7, "state": "confirming"}
+    assert snapshot == {
+        "reception_no": session.reception_no,
+        "version": 7,
+        "state": "confirming",
+        "card_probe": [None, None],
+    }
 
     # Another counter's tablet hears nothing of it.
     _, stranger = _paired(CounterFactory.create())

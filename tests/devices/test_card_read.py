@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
 from counters import services
 from counters.models import CounterSession, SessionState
@@ -18,6 +19,7 @@ from devices.agent.drivers import CardFailed, SimulatedCardReader
 from tests.factories import CounterFactory, UserFactory
 
 from .broker_messages import QueueMessages, card_secret, message_text, sealed_for, task_kwargs
+from .signed import signed_post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PIN = "4821"
@@ -275,3 +277,27 @@ def test_a_read_the_clerk_cancelled_is_ignored_when_it_answers_late(reading_sess
     read_card(request_id=session.card["request"], kind="mynumber", sealed_pin=_sealed(session, PIN))
     session.refresh_from_db()
     assert session.state == SessionState.RECEPTION and "shimei" not in session.card
+
+
+def test_a_probe_supersedes_an_earlier_reads_failure_and_refuses_a_bogus_count(
+    reading_session: CounterSession,
+) -> None:
+    from counters.views_tablet import CHROME, _session_screen
+
+    terminal = reading_session.counter.terminal
+    assert terminal is not None
+    CounterSession.objects.filter(pk=reading_session.pk).update(
+        card={**reading_session.card, "status": "pin", "pin_requested": True, "reason": "no_card"}
+    )
+    probe_card(request_id=reading_session.card["request"], kind="mynumber")
+    reading_session.refresh_from_db()
+    assert "reason" not in reading_session.card  # the card is on the reader now
+    assert _session_screen(reading_session)["card_messages"] == [CHROME["ja"]["card_retries"].format(n=3)]
+    bogus = {
+        "type": "card.probed",
+        "request": reading_session.card["request"],
+        "status": "ok",
+        "retries_left": True,
+    }
+    response = signed_post(Client(), terminal, bogus)
+    assert response.status_code == 400 and "retries_left" in response.json()["error"]

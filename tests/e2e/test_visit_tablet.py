@@ -311,9 +311,15 @@ def test_tennyu_household_of_three_with_card_signature_print_and_export(
     clerk_page.get_by_test_id("card-read").click()
     expect(clerk_page.get_by_test_id("card-status")).to_contain_text("暗証番号")
     expect(tablet.get_by_test_id("pin-pad")).to_be_visible(timeout=SLOW)
+    tablet.get_by_test_id(f"pin-key-{CARD['pin'][0]}").click()  # typing starts before the reader has answered
+    # The agent reads the card's tries left without spending one; the pad shows them as they arrive (pushed),
+    # and keeps the digit already typed; the clerk sees them too.
+    expect(tablet.get_by_test_id("card-message")).to_have_text("あと 3 回入力できます。", timeout=SLOW)
+    expect(tablet.get_by_test_id("pin-display")).to_contain_text("1/4")
+    expect(clerk_page.get_by_test_id("card-status")).to_contain_text("暗証番号の残り 3 回", timeout=SLOW)
     assert_accessible(tablet, "the tablet's PIN pad")
     shots(tablet, "tablet-pin-pad")
-    for digit in CARD["pin"]:
+    for digit in CARD["pin"][1:]:
         tablet.get_by_test_id(f"pin-key-{digit}").click()
     expect(tablet.get_by_test_id("pin-submit")).to_be_enabled()
     shots(tablet, "tablet-pin-typed")
