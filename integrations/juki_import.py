@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -128,6 +129,7 @@ def rules_fingerprint(*, header: bytes, diff: bool, mapping: MappingSpec | None)
 
     parts = {
         "rules": RULES_VERSION,
+        "unicode": unicodedata.unidata_version,  # NFKC and character categories in the checks and search keys
         "check_digit_ten": settings.MADOGUCHI_CHECK_DIGIT_TEN,
         "gj_range": list(settings.MADOGUCHI_GJ_RANGE),
         "repertoire": _file_sha256(str(DEFAULT_PATH)),
@@ -204,9 +206,18 @@ class JukiReader:
     """
 
     def __init__(
-        self, stream: Iterable[bytes], *, source: str, diff: bool = False, mapping: MappingSpec | None = None
+        self,
+        stream: Iterable[bytes],
+        *,
+        source: str,
+        diff: bool = False,
+        mapping: MappingSpec | None = None,
+        one_line_records: bool = False,
     ) -> None:
+        """``one_line_records``: reading a merge's changed lines, which stand for themselves only if each is a whole
+        record; a record running over several lines raises NotMergeable (the full reader then reads the file)."""
         self.stream = stream
+        self.one_line_records = one_line_records
         self.source = source
         self.diff = diff
         self.mapping = mapping
@@ -274,6 +285,8 @@ class JukiReader:
         direct = [columns[0] for index, columns in plan] if _is_direct(plan, width) else None
         for cells in reader:
             line = reader.line_num
+            if len(pending) != 1 and self.one_line_records:
+                raise NotMergeable("a record runs over more than one line")
             raw = pending[0] if len(pending) == 1 else b"".join(pending)
             pending.clear()
             if not cells:
@@ -434,7 +447,7 @@ def snapshot_line_digests(
             header = _header_checked(lines.pop(0), mapping=mapping)
             digest = RecordDigest(rules_fingerprint(header=header, diff=False, mapping=mapping))
         if b'"' in buffer and any(line.count(b'"') & 1 for line in lines):
-            raise NotMergeable("a quoted field holds a line break")
+            raise NotMergeable("a line holds an odd number of quote characters (a quoted line break?)")
         if lines:
             yield number, [digest(line.rstrip(b"\r")) for line in lines]
             number += len(lines)

@@ -361,6 +361,7 @@ class SnapshotMerge:
         if self._postgres:
             # The hash join over millions of digests wants memory, for this transaction only.
             self._cursor.execute("SET LOCAL work_mem = '256MB'")
+            self._cursor.execute("DROP TABLE IF EXISTS resident_scan, resident_unmatched")
             self._cursor.execute(
                 "CREATE TEMP TABLE resident_scan (n bigint NOT NULL, d uuid NOT NULL) ON COMMIT DROP"
             )
@@ -399,14 +400,15 @@ class SnapshotMerge:
             cursor.execute("DROP TABLE IF EXISTS temp.resident_unmatched")
             cursor.execute("CREATE TEMP TABLE resident_unmatched (n integer, gone varchar(20))")
             cursor.execute("CREATE INDEX temp.resident_scan_d ON resident_scan (d)")
+            # Joins, not correlated NOT EXISTS: SQLite then builds a transient index on the digest instead of
+            # reading the whole mirror once per line.
             cursor.execute(
-                f"INSERT INTO temp.resident_unmatched (n) SELECT n FROM temp.resident_scan s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} r WHERE r.source_digest = s.d)"
+                f"INSERT INTO temp.resident_unmatched (n) SELECT s.n FROM temp.resident_scan s "
+                f"LEFT JOIN {TABLE} r ON r.source_digest = s.d WHERE r.atena_no IS NULL"
             )
             cursor.execute(
-                f"INSERT INTO temp.resident_unmatched (gone) SELECT atena_no FROM {TABLE} r "
-                f"WHERE r.source_digest IS NULL "
-                f"OR NOT EXISTS (SELECT 1 FROM temp.resident_scan s WHERE s.d = r.source_digest)"
+                f"INSERT INTO temp.resident_unmatched (gone) SELECT r.atena_no FROM {TABLE} r "
+                f"LEFT JOIN temp.resident_scan s ON s.d = r.source_digest WHERE s.n IS NULL"
             )
         cursor.execute(f"SELECT count(n), count(gone) FROM {self._unmatched}")
         new_lines, gone = cursor.fetchone()

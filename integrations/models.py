@@ -78,6 +78,7 @@ class AddressKey(models.Model):
     residents are found by their key. Kept exactly in step with the mirror by every write of it
     (integrations.mirror)."""
 
+    # On PostgreSQL in collation "C" (migration 0007); an AlterField here would reset it: repeat that ALTER then.
     key = models.CharField(_("住所検索キー"), max_length=300, primary_key=True)
 
     class Meta:

@@ -108,7 +108,9 @@ def _snapshot_merge(
                 heartbeat()
             numbers = merge.delta_lines()
             stream.seek(0)
-            reader = JukiReader(snapshot_lines(stream, numbers), source=source, mapping=mapping)
+            reader = JukiReader(
+                snapshot_lines(stream, numbers), source=source, mapping=mapping, one_line_records=True
+            )
             for line, row, digest in reader.records():
                 merge.add(line, row, digest)
             if reader.problems.total:

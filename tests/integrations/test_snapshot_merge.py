@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 
 from integrations.juki_import import ResidentFileRejected
+from integrations.layouts import JUKI_V1_COLUMNS
 from integrations.mirror import SnapshotMerge
 from integrations.models import AddressKey, ImportRun, Resident
 from integrations.storage import LocalFolderStorage
@@ -151,7 +152,41 @@ def test_a_quoted_line_break_goes_to_the_full_reader(city, local_storage, caplog
     rows = [*CITY[:-1], {**CITY[-1], "方書": "本町\r\nハイツ"}]
     with pytest.raises(ResidentFileRejected, match="control"):
         import_file(local_storage, juki_csv(rows), name=NEXT)
-    assert "a quoted field holds a line break" in caplog.text
+    assert "a line holds an odd number of quote characters" in caplog.text
+
+
+def test_lines_that_make_one_record_only_together_are_read_as_the_full_reader_reads_them(
+    city, local_storage
+) -> None:
+    """Two new lines, each with an even number of quote characters, that open and close one quoted field around
+    an unchanged line between them: the full reader reads the three as one record. The merge, which reads only
+    the new lines, must not make a record of the two alone (it hands the file to the full reader)."""
+    person = juki_row(50)
+    values = [person[column] for column in JUKI_V1_COLUMNS]
+    eiji = JUKI_V1_COLUMNS.index("英字氏名")
+    values[JUKI_V1_COLUMNS.index("住民票コード")] = '12"3'  # a quote inside an unquoted field: kept as it is
+    values[JUKI_V1_COLUMNS.index("続柄")] = '子"'
+    opening = ",".join([*values[:eiji], '"JOHN']).encode()
+    closing = ",".join(['SMITH"', *values[eiji + 1 :]]).encode()
+    header, *lines = juki_csv(CITY).split(b"\r\n")
+    lines = [line for line in lines if line]
+    tenth = next(i for i, line in enumerate(lines) if line.startswith(atena(10).encode()))
+    data = (
+        b"\r\n".join([header, *lines[:tenth], opening, lines[tenth], closing, *lines[tenth + 1 :]]) + b"\r\n"
+    )
+    assert opening.count(b'"') % 2 == 0 and closing.count(b'"') % 2 == 0
+    outcomes: list[tuple[str, list[Any]]] = []
+    for load in (
+        lambda: import_file(local_storage, data, name=NEXT),
+        lambda: _read_in_full(local_storage, data),
+    ):
+        try:
+            load()
+            outcomes.append(("applied", _table()))
+        except ResidentFileRejected as rejected:
+            outcomes.append(("rejected", [str(problem) for problem in rejected.problems]))
+    merged, full = outcomes
+    assert merged == full
 
 
 def test_a_snapshot_that_changes_most_residents_is_read_in_full(
