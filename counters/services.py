@@ -19,6 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from devices import services as devices
 from devices.models import PrintJob, Terminal
@@ -413,6 +414,7 @@ def _card_printed_check(kind: str, printed: str) -> str:
     return value
 
 
+@sensitive_variables("printed", "secret")
 def session_card_request(
     *, session: CounterSession, clerk: Any, kind: str = "mynumber", printed: str = ""
 ) -> CounterSession:
@@ -452,6 +454,7 @@ def session_card_request(
         return changed
 
 
+@sensitive_variables("secret")
 def _card_read_send(session: CounterSession, secret: str) -> None:
     terminal = session.counter.terminal
     if terminal is None:
@@ -473,6 +476,7 @@ def session_card_cancel(*, session: CounterSession, clerk: Any) -> CounterSessio
         return _change(locked, actor=clerk, kind="card_cancel", fields=["card"])
 
 
+@sensitive_variables("pin")
 def tablet_card_pin(*, session: CounterSession, pairing: TabletPairing, pin: str, version: int) -> None:
     """The resident typed the PIN on the tablet: it goes straight into the agent's read command.
 

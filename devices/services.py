@@ -7,16 +7,18 @@ import datetime as dt
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
@@ -406,7 +408,7 @@ def print_job_dispatch(*, job: PrintJob, counted: bool = True) -> None:
         logger.warning("print job %s: broker unreachable, will redispatch", job.pk)
         return
     PrintJob.objects.filter(pk=job.pk).update(
-        dispatched_at=timezone.now(), dispatch_count=job.dispatch_count + (1 if counted else 0)
+        dispatched_at=timezone.now(), dispatch_count=F("dispatch_count") + (1 if counted else 0)
     )
 
 
@@ -553,6 +555,7 @@ def card_probe_request(*, terminal: Terminal, request_id: str, kind: str) -> boo
     return True
 
 
+@sensitive_variables("pin")
 def card_read_request(*, terminal: Terminal, request_id: str, kind: str, pin: str) -> None:
     """Ask the terminal's agent to read the card in its reader with ``pin`` (the PIN, 照合番号B or card number).
 
@@ -560,15 +563,20 @@ def card_read_request(*, terminal: Terminal, request_id: str, kind: str, pin: st
     derived from the terminal's secret, bound to this terminal, request and card kind), so neither the broker nor
     its files (Redis's append-only file, the demo's broker folder) ever hold it in clear. It is never stored,
     never logged, and the sealed value is hidden from Celery's task representation (``kwargsrepr``) too. The
-    message expires after a minute, so a PIN is never used long after it was typed; nothing retries it: the
-    resident types it again.
+    seal holds the time after which the agent must not use it (a minute, plus the clock skew the signed API
+    allows): a late command is answered ``expired``, not dropped in silence, and the agent keeps the ids of the
+    requests it has read, so a command replayed from the broker is refused without touching the card. Nothing
+    retries a read: the resident types the PIN again.
     """
     if kind not in CARD_KINDS:
         raise ValueError(f"unknown card kind {kind!r}")
-    sealed = signing.seal(
+    sealed = signing.card_command_seal(
         terminal.secret,
         pin,
-        context=signing.card_command_context(terminal=terminal.code, request_id=request_id, kind=kind),
+        terminal=terminal.code,
+        request_id=request_id,
+        kind=kind,
+        until=int(time.time()) + CARD_COMMAND_SECONDS,
     )
     del pin
     try:
@@ -577,7 +585,6 @@ def card_read_request(*, terminal: Terminal, request_id: str, kind: str, pin: st
             kwargs={"request_id": request_id, "kind": kind, "sealed_pin": sealed},
             kwargsrepr=repr({"request_id": request_id, "kind": kind, "sealed_pin": "****"}),
             queue=terminal.queue,
-            expires=CARD_COMMAND_SECONDS,
         )
     except Exception as exc:
         logger.warning("card read for terminal %s: broker unreachable", terminal.code)

@@ -104,3 +104,22 @@ def unseal(secret: str, token: str, *, context: str) -> str:
 def card_command_context(*, terminal: str, request_id: str, kind: str) -> str:
     """What a card read's sealed secret is bound to."""
     return f"card-read\n{terminal}\n{request_id}\n{kind}"
+
+
+def card_command_seal(secret: str, pin: str, *, terminal: str, request_id: str, kind: str, until: int) -> str:
+    """A card read's secret sealed for ``terminal``'s agent, with the time (Unix seconds, the server's clock) after
+    which it must not be used: inside the seal, where a broker cannot change it (Celery's own ``expires`` header
+    can be rewritten by whoever can write to the broker)."""
+    context = card_command_context(terminal=terminal, request_id=request_id, kind=kind)
+    return seal(secret, f"{until}\n{pin}", context=context)
+
+
+def card_command_open(
+    secret: str, token: str, *, terminal: str, request_id: str, kind: str
+) -> tuple[int, str]:
+    """``(until, pin)`` of card_command_seal; SealBroken when it does not open for this terminal and request."""
+    context = card_command_context(terminal=terminal, request_id=request_id, kind=kind)
+    until, separator, pin = unseal(secret, token, context=context).partition("\n")
+    if not separator or not until.isdigit():
+        raise SealBroken("sealed value does not open: no time limit in it")
+    return int(until), pin

@@ -6,8 +6,13 @@ lives only in its message, never logged or kept. Every report goes through the d
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -154,24 +159,33 @@ def read_card(*, request_id: str, kind: str, sealed_pin: str = "", **unknown: An
     The secret arrives sealed for this terminal and this request (devices.signing.seal) and is opened only here:
     it is not logged, not retried (a wrong PIN must never be tried again by a machine), and not in the event sent
     back, which carries the card's data or the reason it failed. A seal that does not open (another terminal's
-    command, a forged or damaged one) reads nothing and answers ``bad_command``. The event goes through the
+    command, a forged or damaged one) or a request read before (a replay) reads nothing and answers
+    ``bad_command``; a command past the time limit in its seal answers ``expired``. The event goes through the
     outbox (devices/agent/outbox.py), which deletes it once delivered and drops it unsent after 10 minutes.
     A command of another version (an unsealed ``pin`` from a server not yet upgraded) is refused the same way,
     never used and never echoed (``unknown`` is dropped unread).
     """
     config = AgentConfig.from_env()
     unknown.clear()
+
+    def refuse(reason: str, why: str) -> None:
+        logger.error("card read %s: %s; the card was not read", request_id, why)
+        agent_outbox(config).post(
+            {"type": "card.failed", "request": request_id, "reason": reason, "retries_left": None}
+        )
+
     try:
-        pin = signing.unseal(
-            config.secret,
-            sealed_pin,
-            context=signing.card_command_context(terminal=config.terminal, request_id=request_id, kind=kind),
+        until, pin = signing.card_command_open(
+            config.secret, sealed_pin, terminal=config.terminal, request_id=request_id, kind=kind
         )
     except signing.SealBroken:
-        logger.error("card read %s: the command's sealed secret does not open for this terminal", request_id)
-        agent_outbox(config).post(
-            {"type": "card.failed", "request": request_id, "reason": "bad_command", "retries_left": None}
-        )
+        refuse("bad_command", "the command's sealed secret does not open for this terminal")
+        return
+    if time.time() > until + signing.MAX_SKEW_SECONDS:
+        refuse("expired", "the command is older than its time limit")
+        return
+    if not CardRequestJournal(config.state_dir).first_use(request_id):
+        refuse("bad_command", "this request was read before (a replayed command)")
         return
     try:
         data = _card_reader(config).read(kind=kind, pin=pin)
@@ -198,6 +212,32 @@ def read_card(*, request_id: str, kind: str, sealed_pin: str = "", **unknown: An
         payload = {"type": "card.read", "request": request_id, "kind": kind, "card": data}
     del pin
     agent_outbox(config).post(payload)
+
+
+class CardRequestJournal:
+    """The card requests this agent has read (one empty file each under ``<state dir>/card-requests/``, named by
+    the request id's hash), so the same command delivered twice — redelivered, or replayed from the broker — never
+    reaches the card a second time. Entries older than a day are forgotten (a command's seal lapses long before)."""
+
+    KEEP_SECONDS = 86400
+
+    def __init__(self, state_dir: Path) -> None:
+        self.folder = state_dir / "card-requests"
+
+    def first_use(self, request_id: str) -> bool:
+        """Record ``request_id``; False when it was recorded before."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(request_id.encode()).hexdigest()
+        try:
+            os.close(os.open(self.folder / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return False
+        cutoff = time.time() - self.KEEP_SECONDS
+        for entry in self.folder.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+        return True
 
 
 @agent_app.task(name="devices.agent.probe_card", max_retries=0, acks_late=False)

@@ -89,7 +89,10 @@ A4_PRINTERS: dict[str, Callable[[AgentConfig], A4Printer]] = {
 def a4_printer(config: AgentConfig) -> A4Printer:
     """``MADOGUCHI_A4_PRINTER``: ``simulated`` or ``cups:<queue>``."""
     if config.printer.startswith("cups:"):
-        return CupsA4Printer(config.printer.removeprefix("cups:"))
+        queue = config.printer.removeprefix("cups:")
+        if not queue:
+            raise SystemExit("agent: A4 printer 'cups:' needs its CUPS queue, e.g. cups:Shimin1-A4")
+        return CupsA4Printer(queue)
     try:
         return A4_PRINTERS[config.printer](config)
     except KeyError:

@@ -13,8 +13,10 @@ Event classes (the file name's middle part) set what is kept:
 - ``card``: card.read holds the individual number and the card's data. The file is deleted as soon as it is
   delivered, deleted (not kept in refused/) when refused, and dropped unsent when older than 10 minutes: by then
   the session on the server has given up on the read.
+- ``tap``: staff.tapped, dropped unsent after 2 minutes (a tap long ago must not open a PIN prompt now) and not
+  kept when refused.
 - ``heartbeat``: only the newest unsent heartbeat is kept; a refused one is dropped.
-- ``event``: everything else (print.done, qr.scanned, staff.tapped …).
+- ``event``: everything else (print.done, qr.scanned …).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ logger = logging.getLogger("devices.agent.outbox")
 
 CARD_TYPES = frozenset({"card.read", "card.failed", "card.probed"})
 CARD_MAX_AGE_SECONDS = 600
+TAP_MAX_AGE_SECONDS = 120  # a staff card tapped minutes ago must not open a PIN prompt now
+MAX_AGE_SECONDS = {"card": CARD_MAX_AGE_SECONDS, "tap": TAP_MAX_AGE_SECONDS}
 REFUSED_KEEP_DAYS = 7
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 60.0
@@ -48,6 +52,8 @@ Send = Callable[[dict[str, Any]], None]
 def _event_class(kind: str) -> str:
     if kind in CARD_TYPES:
         return "card"
+    if kind == "staff.tapped":
+        return "tap"
     return "heartbeat" if kind == "heartbeat" else "event"
 
 
@@ -123,13 +129,9 @@ class Outbox:
             self._move_to_refused(path)
             return True
         event_id, kind = payload.get("id", "?"), payload.get("type", "?")
-        if (
-            event_class == "card"
-            and self.clock() - int(path.name.split("-", 1)[0]) / 1e9 > CARD_MAX_AGE_SECONDS
-        ):
-            logger.warning(
-                "event %s (%s) dropped unsent: older than %s s", event_id, kind, CARD_MAX_AGE_SECONDS
-            )
+        max_age = MAX_AGE_SECONDS.get(event_class)
+        if max_age is not None and self.clock() - int(path.name.split("-", 1)[0]) / 1e9 > max_age:
+            logger.warning("event %s (%s) dropped unsent: older than %s s", event_id, kind, max_age)
             path.unlink(missing_ok=True)
             return True
         try:
@@ -139,7 +141,9 @@ class Outbox:
             if event_class == "event":
                 self._move_to_refused(path)
             else:
-                path.unlink(missing_ok=True)  # card data is not kept; a heartbeat is worthless by now
+                path.unlink(
+                    missing_ok=True
+                )  # card data is not kept; a heartbeat or a tap is worthless by now
             return True
         except requests.RequestException as exc:
             status = getattr(exc.response, "status_code", None)

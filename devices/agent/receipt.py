@@ -255,10 +255,20 @@ class NetworkReceiptPrinter:
             try:
                 sock.sendall(data)
                 sock.shutdown(socket.SHUT_WR)
+            except TimeoutError as exc:  # it stopped taking data (out of paper, jammed, cover open)
+                raise PrintFailed(
+                    f"receipt printer {self.where}: it stopped taking data for {NETWORK_TIMEOUT:.0f} s"
+                ) from exc
+            except OSError as exc:
+                raise PrintFailed(
+                    f"receipt printer {self.where}: the connection broke before the receipt was delivered "
+                    f"({exc.strerror or exc})"
+                ) from exc
+            try:
                 while sock.recv(1024):  # status bytes a printer may send; the end is its close
                     pass
             except TimeoutError:
-                pass  # everything was sent and nothing was refused; a printer may keep the connection open
+                pass  # everything was taken and nothing was refused; a printer may keep the connection open
             except OSError as exc:
                 raise PrintFailed(
                     f"receipt printer {self.where}: the connection broke before the receipt was delivered "

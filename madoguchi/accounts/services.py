@@ -246,12 +246,15 @@ def card_login_complete(*, token: str, terminal: Terminal, pin: str) -> User:
                 detail={"kind": "login", "method": "card"},
             )
             return user
-        # Wrong: counted, and committed (the refusal is raised after the transaction).
+        # Wrong: counted, and committed (the refusal is raised after the transaction). The count goes on across
+        # locks until a right PIN (or an administrator) clears it, and each lock lasts twice the one before: a
+        # 4-digit PIN guessed by someone with a cloned card costs days, not a weekend.
         limit = settings.MADOGUCHI_CARD_PIN_MAX_FAILURES
         user.card_pin_failures += 1
-        if user.card_pin_failures >= limit:
-            user.card_pin_failures = 0
-            user.card_locked_until = now + dt.timedelta(seconds=settings.MADOGUCHI_CARD_LOCK_SECONDS)
+        if user.card_pin_failures % limit == 0:
+            locks = user.card_pin_failures // limit
+            lock_seconds = settings.MADOGUCHI_CARD_LOCK_SECONDS * 2 ** min(locks - 1, 10)
+            user.card_locked_until = now + dt.timedelta(seconds=lock_seconds)
             login.expires_at = now  # the page goes back to waiting for a tap
             login.save(update_fields=["expires_at"])
             audit_record(
@@ -263,6 +266,6 @@ def card_login_complete(*, token: str, terminal: Terminal, pin: str) -> User:
             )
             refused = CardLoginRefused("locked", locked_until=user.card_locked_until)
         else:
-            refused = CardLoginRefused("wrong_pin", tries_left=limit - user.card_pin_failures)
+            refused = CardLoginRefused("wrong_pin", tries_left=limit - user.card_pin_failures % limit)
         user.save(update_fields=["card_pin_failures", "card_locked_until"])
     raise refused

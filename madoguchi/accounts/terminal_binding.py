@@ -37,8 +37,8 @@ def binding_set(response: HttpResponse, *, request: HttpRequest, terminal: Termi
 
 
 def bound_terminal(request: HttpRequest) -> Terminal | None:
-    """The terminal this browser is bound to, or None (no cookie, a forged one, or the terminal is gone or has a
-    new secret)."""
+    """The terminal this browser is bound to, or None (no cookie, a forged one, or the terminal is gone, disabled
+    or has a new secret)."""
     value = request.COOKIES.get(COOKIE, "")
     if not value:
         return None
@@ -49,6 +49,6 @@ def bound_terminal(request: HttpRequest) -> Terminal | None:
     if not isinstance(data, dict):
         return None
     terminal = Terminal.objects.filter(code=str(data.get("code", ""))).first()
-    if terminal is None or data.get("fp") != _fingerprint(terminal):
+    if terminal is None or not terminal.enabled or data.get("fp") != _fingerprint(terminal):
         return None
     return terminal

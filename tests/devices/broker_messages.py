@@ -58,22 +58,29 @@ def message_text(message: dict[str, Any]) -> str:
 
 def card_secret(message: dict[str, Any], *, terminal: str, secret: str) -> str:
     """The card secret (PIN, 照合番号B, card number) a read_card command carries, opened as the agent of
-    ``terminal`` would open it. Asserts it is in no other form in the message."""
+    ``terminal`` would open it. Asserts it is in no other form in the message, and that its seal lets it be used
+    for about a minute."""
+    import time
+
     from devices import signing
 
     kwargs = task_kwargs(message)
     assert set(kwargs) == {"request_id", "kind", "sealed_pin"}, kwargs
-    context = signing.card_command_context(
-        terminal=terminal, request_id=kwargs["request_id"], kind=kwargs["kind"]
+    until, opened = signing.card_command_open(
+        secret, kwargs["sealed_pin"], terminal=terminal, request_id=kwargs["request_id"], kind=kwargs["kind"]
     )
-    opened = signing.unseal(secret, kwargs["sealed_pin"], context=context)
+    assert 0 < until - time.time() <= 61
     assert opened not in message_text(message)
     return opened
 
 
-def sealed_for(*, terminal: str, secret: str, request_id: str, kind: str, pin: str) -> str:
-    """A read_card command's ``sealed_pin``, as the server seals it for ``terminal``."""
+def sealed_for(*, terminal: str, secret: str, request_id: str, kind: str, pin: str, seconds: int = 60) -> str:
+    """A read_card command's ``sealed_pin``, as the server seals it for ``terminal``, usable ``seconds`` from now."""
+    import time
+
     from devices import signing
 
-    context = signing.card_command_context(terminal=terminal, request_id=request_id, kind=kind)
-    return signing.seal(secret, pin, context=context)
+    until = int(time.time()) + seconds
+    return signing.card_command_seal(
+        secret, pin, terminal=terminal, request_id=request_id, kind=kind, until=until
+    )

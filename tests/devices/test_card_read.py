@@ -183,7 +183,7 @@ def test_a_command_sealed_for_another_terminal_reads_nothing(reading_session: Co
 def test_the_command_hides_the_pin_from_monitors(settings) -> None:
     """Through the real (filesystem) broker: the message for the agent carries the PIN once, sealed for the
     terminal's agent; neither its body nor the headers that monitors and logs show (kwargsrepr) hold it in
-    clear, and the message expires."""
+    clear."""
     from devices import services as device_services
     from devices.agent import broker
 
@@ -199,7 +199,6 @@ def test_the_command_hides_the_pin_from_monitors(settings) -> None:
     assert message["properties"]["delivery_info"]["routing_key"] == terminal.queue
     assert card_secret(message, terminal=terminal.code, secret=terminal.secret) == PIN
     assert PIN not in message_text(message) and "****" in message["headers"]["kwargsrepr"]
-    assert message["headers"]["expires"]
     for path in set(folder.glob("*.msg")) - before:
         path.unlink()  # no agent consumes this queue in the test
 
@@ -301,3 +300,45 @@ def test_a_probe_supersedes_an_earlier_reads_failure_and_refuses_a_bogus_count(
     }
     response = signed_post(Client(), terminal, bogus)
     assert response.status_code == 400 and "retries_left" in response.json()["error"]
+
+
+def test_a_replayed_command_never_reaches_the_card_and_a_late_one_is_answered_expired(
+    reading_session: CounterSession,
+) -> None:
+    """The seal carries its time limit and the agent remembers the requests it has read: a command copied from the
+    broker and sent again, or one delivered long after it was sealed, costs the card no try."""
+    request = reading_session.card["request"]
+    wrong = _sealed(reading_session, "0000")
+    read_card(request_id=request, kind="mynumber", sealed_pin=wrong)
+    reading_session.refresh_from_db()
+    assert (reading_session.card["reason"], reading_session.card["retries_left"]) == ("wrong_pin", 2)
+    CounterSession.objects.filter(pk=reading_session.pk).update(
+        card={**reading_session.card, "status": "reading"}
+    )
+    read_card(request_id=request, kind="mynumber", sealed_pin=wrong)  # the same message, replayed
+    reading_session.refresh_from_db()
+    assert (reading_session.card["reason"], reading_session.card["retries_left"]) == ("bad_command", None)
+
+    terminal = reading_session.counter.terminal
+    assert terminal is not None
+    late = sealed_for(
+        terminal=terminal.code,
+        secret=terminal.secret,
+        request_id="r-late",
+        kind="mynumber",
+        pin="0000",
+        seconds=-301,
+    )
+    CounterSession.objects.filter(pk=reading_session.pk).update(
+        card={**reading_session.card, "status": "reading", "request": "r-late"}
+    )
+    read_card(request_id="r-late", kind="mynumber", sealed_pin=late)
+    reading_session.refresh_from_db()
+    assert reading_session.card["reason"] == "expired"
+    # The card still has the two tries the one real attempt left it.
+    CounterSession.objects.filter(pk=reading_session.pk).update(
+        card={**reading_session.card, "status": "reading"}
+    )
+    read_card(request_id="r-late", kind="mynumber", sealed_pin=_sealed(reading_session, "0000"))
+    reading_session.refresh_from_db()
+    assert reading_session.card["retries_left"] == 1

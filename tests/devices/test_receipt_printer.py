@@ -223,6 +223,29 @@ def test_a_printer_that_keeps_the_connection_open_has_printed(
     assert jobs == [encode_receipt(TICKET)]
 
 
+def test_a_printer_that_stops_taking_data_has_not_printed(
+    tmp_path: Path, printer_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of paper, jammed: the printer accepts the connection and then reads nothing. Once the socket's buffers
+    are full the send times out — a failure (the job waits and is sent again), never a receipt taken as printed."""
+    monkeypatch.setattr(receipt_module, "NETWORK_TIMEOUT", 0.5)
+    listener = socket.create_server(("127.0.0.1", printer_port))
+    accepted: list[socket.socket] = []
+    taker = threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True)
+    taker.start()
+    long = {"title": "受付票", "lines": [{"text": "窓口" * 500}] * 3000, "qr": None, "cut": True}
+    try:
+        with pytest.raises(PrintFailed, match="stopped taking data"):
+            receipt_printer(config(tmp_path, f"network:127.0.0.1:{printer_port}")).print_receipt(
+                name="t", receipt=long
+            )
+    finally:
+        taker.join(timeout=5)
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
 def test_network_status(tmp_path: Path, loopback_printer: LoopbackPrinter) -> None:
     up = receipt_printer(config(tmp_path, f"network:127.0.0.1:{loopback_printer.port}")).status()
     assert (up.kind, up.driver, up.status) == ("receipt_printer", "network", "ok")

@@ -248,11 +248,22 @@ def test_five_wrong_pins_lock_the_card_login(
     staff.refresh_from_db()
     assert staff.card_locked_until == lock
 
-    # After the lock, a new tap and the right PIN log in.
+    # After the lock, five more wrong PINs lock it for twice as long: guessing gets slower and slower.
+    User.objects.filter(pk=staff.pk).update(card_locked_until=timezone.now())
+    for _ in range(5):
+        tap(terminal)
+        send_pin(counter_pc, snapshot(counter_pc)["token"], "000000")
+    staff.refresh_from_db()
+    assert staff.card_locked_until is not None
+    assert 29 * 60 < (staff.card_locked_until - timezone.now()).total_seconds() <= 30 * 60
+
+    # After that lock, a new tap and the right PIN log in, and the count starts again.
     User.objects.filter(pk=staff.pk).update(card_locked_until=timezone.now())
     tap(terminal)
     assert send_pin(counter_pc, snapshot(counter_pc)["token"], PIN).status_code == 302
     assert logged_in_as(counter_pc) == staff.pk
+    staff.refresh_from_db()
+    assert staff.card_pin_failures == 0
 
 
 def test_a_right_pin_resets_the_count_of_wrong_ones(
