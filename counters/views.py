@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
@@ -410,17 +410,17 @@ def session_qr(request: HttpRequest, reception_no: str) -> HttpResponse:
 
 
 CARD_FAILURES = {
-    "wrong_pin": _lazy("暗証番号が違います"),
-    "locked": _lazy("カードがロックされています（市区町村の窓口で解除が必要です）"),
-    "no_card": _lazy("カードリーダーにカードがありません"),
-    "unknown_card": _lazy("読み取れないカードです（種類を確かめてください）"),
-    "card_removed": _lazy("読み取りの途中でカードが抜かれました"),
-    "malformed": _lazy("カードのデータを解釈できませんでした"),
-    "wrong_card_number": _lazy("照合番号・カード番号が違います"),
-    "reader_missing": _lazy("カードリーダーが接続されていません"),
-    "reader_error": _lazy("カードリーダーの異常です"),
-    "bad_command": _lazy("端末が読み取りの依頼を開けませんでした（端末の登録を確かめてください）"),
-    "expired": _lazy(
+    "wrong_pin": gettext_lazy("暗証番号が違います"),
+    "locked": gettext_lazy("カードがロックされています（市区町村の窓口で解除が必要です）"),
+    "no_card": gettext_lazy("カードリーダーにカードがありません"),
+    "unknown_card": gettext_lazy("読み取れないカードです（種類を確かめてください）"),
+    "card_removed": gettext_lazy("読み取りの途中でカードが抜かれました"),
+    "malformed": gettext_lazy("カードのデータを解釈できませんでした"),
+    "wrong_card_number": gettext_lazy("照合番号・カード番号が違います"),
+    "reader_missing": gettext_lazy("カードリーダーが接続されていません"),
+    "reader_error": gettext_lazy("カードリーダーの異常です"),
+    "bad_command": gettext_lazy("端末が読み取りの依頼を開けませんでした（端末の登録を確かめてください）"),
+    "expired": gettext_lazy(
         "読み取りの依頼が端末に届くのが遅れ、期限切れになりました（端末の時計と通信を確かめてください）"
     ),
 }
