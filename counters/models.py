@@ -140,6 +140,9 @@ class CounterSession(models.Model):
     atena_no = models.CharField(_("宛名番号"), max_length=20, blank=True)
     # Card data for the visit (basic 4 items; never the individual number), and how the person was identified.
     card = models.JSONField(_("カード情報"), default=dict, blank=True)
+    # The individual number read from a My Number card, sealed (madoguchi.fieldcrypt), only until the output
+    # hands it to the outbox (the 個人番号カード券面事項 layout) or the session is wiped (R-I4).
+    card_secret = models.TextField(blank=True)
     identified_by = models.CharField(_("本人確認の方法"), max_length=16, blank=True)
     life_events = models.JSONField(_("ライフイベント"), default=list, blank=True)
     answers = models.JSONField(_("聞き取り"), default=dict, blank=True)

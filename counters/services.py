@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -29,13 +29,15 @@ from forms_engine.rendering import FormRenderError, render_csv_row, render_packe
 from forms_engine.schema import VersionSpec
 from forms_engine.selectors import form_version_current, render_source
 from forms_engine.services import context_jsonable, form_fill, form_prefill
+from forms_engine.standard_layouts import CARD_SOURCE, standard_layouts_for
 from forms_engine.validation import form_data_clean
 from integrations import selectors as mirror
 from integrations.models import Resident
-from integrations.services import enqueue_export
+from integrations.services import ExportRefused, ExportRows, outbox_put
 from madoguchi import push
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.fieldcrypt import SealBroken, seal, unseal
 from madoguchi.moji.csvsafe import UnsafeCsvValue
 
 from .models import (
@@ -562,8 +564,9 @@ def _card_session(terminal: Terminal, request_id: str) -> CounterSession:
 def card_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, Any]:
     """The agent's ``card.read`` / ``card.failed`` event, for the session that asked for it.
 
-    The terminal must drive the counter of that session. The individual number is never kept: no form of the
-    visit needs it (R-I4); the basic four items stay with the session for its forms.
+    The terminal must drive the counter of that session. The basic four items stay with the session for its
+    forms; the individual number is kept only sealed (``card_secret``), for the 個人番号カード券面事項 export,
+    and leaves the session when the output hands it to the outbox (R-I4).
     """
     request_id = str(event.get("request", ""))
     with transaction.atomic():
@@ -607,7 +610,11 @@ def card_event(terminal: Terminal, event: Mapping[str, Any]) -> dict[str, Any]:
         }
         resident = _card_person_matches(card)
         session.card = card
-        fields = ["card"]
+        number = str(raw.get("individual_number", ""))
+        session.card_secret = (
+            seal(number, purpose=INDIVIDUAL_NUMBER) if number.isdigit() and len(number) == 12 else ""
+        )
+        fields = ["card", "card_secret"]
         if session.state == S.RECEPTION:
             session.identified_by, session.identified_at = "card", timezone.now()
             session.atena_no = (
@@ -1055,11 +1062,16 @@ def sessions_output_redispatch(*, older_than: dt.timedelta = dt.timedelta(minute
     return len(stale)
 
 
-def _packet(
-    session: CounterSession,
-) -> tuple[list[tuple[Any, dict[str, Any]]], list[tuple[list[str], list[str], str]]]:
+INDIVIDUAL_NUMBER = "individual_number"
+
+
+def _packet(session: CounterSession) -> tuple[list[tuple[Any, dict[str, Any]]], list[ExportRows]]:
+    """The forms to print (each filled) and the rows to export: each form's own CSV layout, the standard layouts
+    written from it (住民異動届, 転出証明書 data, 住民票の写し等交付申請書) and, after a My Number card read, the
+    個人番号カード券面事項 with the individual number unsealed for the outbox (which seals it again)."""
     context = session_context(session=session)
-    forms, rows = [], []
+    forms: list[tuple[Any, dict[str, Any]]] = []
+    exports: list[ExportRows] = []
     session_forms = list(session.forms.all())
     sources = session_form_sources(session_forms)
     for form in session_forms:
@@ -1073,7 +1085,16 @@ def _packet(
         forms.append((source, filled))
         if source.spec.csv_columns:
             header, row = render_csv_row(source, filled)
-            rows.append((header, row, form.form_code))
+            exports.append(ExportRows(form.form_code, f"{form.form_code}@{form.form_version}", header, [row]))
+        exports += _standard_rows(form.form_code, filled)
+    if session.card.get("status") == "read":
+        card = {**context["card"], "read_at": session.card.get("read_at", "")}
+        try:
+            card["individual_number"] = unseal(session.card_secret, purpose=INDIVIDUAL_NUMBER)
+        except SealBroken:
+            logger.warning("session %s: the sealed individual number cannot be opened", session.pk)
+            card["individual_number"] = ""
+        exports += _standard_rows(CARD_SOURCE, {**context, "card": card})
     if session.procedures:
         try:
             guidance = render_source(version=form_version_current(code=GUIDANCE_FORM))
@@ -1081,7 +1102,15 @@ def _packet(
             logger.warning("session %s: no 手続案内書 is published", session.pk)
         else:
             forms.append((guidance, form_fill(spec=guidance.spec, context=context)))
-    return forms, rows
+    return forms, exports
+
+
+def _standard_rows(source: str, context: Mapping[str, Any]) -> list[ExportRows]:
+    exports = []
+    for layout in standard_layouts_for(source):
+        if rows := layout.rows(context):
+            exports.append(ExportRows(layout.kind, layout.layout, layout.header, rows, layout.secret))
+    return exports
 
 
 def session_output_run(*, session_id: int) -> str:
@@ -1090,7 +1119,7 @@ def session_output_run(*, session_id: int) -> str:
     session = CounterSession.objects.select_related("counter__terminal").get(pk=session_id)
     if session.print_job_id is not None or session.state != S.FINISHED:
         return "done"
-    forms, rows = _packet(session)
+    forms, exports = _packet(session)
     try:
         packet = render_packet(forms, reception_no=session.reception_no)
     except FormRenderError as error:
@@ -1103,10 +1132,9 @@ def session_output_run(*, session_id: int) -> str:
         if locked.print_job_id is not None:
             return "done"
         try:
-            with transaction.atomic():  # all of the session's rows, or none
-                for header, row, code in rows:
-                    enqueue_export(kind=code, reception_no=locked.reception_no, header=header, row=row)
-        except (UnsafeCsvValue, IntegrityError) as problem:
+            with transaction.atomic():  # all of the session's rows and its PDF, or none
+                outbox_put(reception_no=locked.reception_no, exports=exports, pdf=packet.pdf)
+        except (UnsafeCsvValue, ExportRefused, IntegrityError) as problem:
             _change(locked, actor=None, kind="output_failed", detail={"error": str(problem)[:200]})
             return "failed"
         terminal = locked.counter.terminal
@@ -1120,13 +1148,14 @@ def session_output_run(*, session_id: int) -> str:
             requested_by=locked.clerk,
         )
         locked.print_job, locked.progress = job, Progress.OUTPUT
-        locked.form_code, locked.form_version = rows[0][2] if rows else "", None
+        locked.form_code, locked.form_version = exports[0].kind if exports else "", None
+        locked.card_secret = ""  # the outbox holds it now, sealed, until the core system acknowledges it
         _change(
             locked,
             actor=None,
             kind="output",
-            fields=["print_job", "progress", "form_code", "form_version"],
-            detail={"pages": packet.pages, "print_job": job.pk, "exports": len(rows)},
+            fields=["print_job", "progress", "form_code", "form_version", "card_secret"],
+            detail={"pages": packet.pages, "print_job": job.pk, "exports": len(exports)},
         )
         if locked.atena_no:
             audit_record(
@@ -1136,7 +1165,7 @@ def session_output_run(*, session_id: int) -> str:
                 target_ref=locked.atena_no,
                 detail={
                     "reception_no": locked.reception_no,
-                    "forms": [code for _, _, code in rows],
+                    "forms": [export.kind for export in exports],
                     "print_job": job.pk,
                 },
             )
@@ -1165,13 +1194,11 @@ def session_reprint(*, session: CounterSession, clerk: Any) -> CounterSession:
 
 
 def sessions_wipe_signatures(*, older_than: dt.timedelta = dt.timedelta(hours=24)) -> int:
-    """Drop signatures and card data of sessions finished long enough ago (they are in the printed packet)."""
+    """Drop signatures and card data of sessions finished long enough ago (they are in the printed packet), and
+    the card data of sessions opened that long ago that never finished."""
     cutoff = timezone.now() - older_than
-    return (
-        CounterSession.objects.filter(finished_at__lt=cutoff)
-        .exclude(signature="", card={})
-        .update(signature="", card={})
-    )
+    old = CounterSession.objects.filter(Q(finished_at__lt=cutoff) | Q(finished_at=None, opened_at__lt=cutoff))
+    return old.exclude(signature="", card={}, card_secret="").update(signature="", card={}, card_secret="")
 
 
 def _session_in_reception(terminal: Terminal) -> CounterSession:

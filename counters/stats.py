@@ -16,6 +16,7 @@ import calendar
 import csv
 import datetime as dt
 import io
+import logging
 import math
 import statistics
 from collections import defaultdict
@@ -34,6 +35,8 @@ from madoguchi.audit.services import audit_record
 from madoguchi.moji.csvsafe import FORMULA_PREFIXES
 
 from .models import CounterSession, Progress, SessionEvent, SessionForm, SessionState
+
+logger = logging.getLogger(__name__)
 
 BEFORE_LINKED = (Progress.RECEIVED, Progress.CONFIRMED, Progress.OUTPUT)
 """Progress a written export moves to 連携済; 連携済, 完了 and 差戻し stay as they are."""
@@ -660,3 +663,25 @@ def _progress_record(
         actor=user,
         detail={**change, **detail},
     )
+
+
+def reception_result(reception_no: str, ok: bool, message: str) -> None:
+    """The RPA result for a reception (integrations' ``export_result`` hook): OK → 完了, NG → 差戻し with the
+    robot's message as the reason. A reception this system does not hold (e.g. deleted) is logged."""
+    try:
+        reception_progress_set(
+            reception_no=reception_no,
+            progress=Progress.DONE if ok else Progress.RETURNED,
+            reason="" if ok else f"基幹系: {message}",
+        )
+    except CounterSession.DoesNotExist:
+        logger.warning("an export result names a reception without a session")
+
+
+def reception_requeued(reception_no: str) -> None:
+    """A refused reception's rows were corrected and queued again (integrations' ``export_requeued`` hook):
+    back to 出力済 until the new batch is written."""
+    try:
+        reception_progress_set(reception_no=reception_no, progress=Progress.OUTPUT)
+    except CounterSession.DoesNotExist:
+        logger.warning("a re-queued export names a reception without a session")

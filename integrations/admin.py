@@ -166,11 +166,11 @@ class ColumnMappingAdmin(admin.ModelAdmin):
 
 @admin.register(ExportBatch)
 class ExportBatchAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "object_key", "written_at", "attempts", "last_error")
+    list_display = ("name", "destination", "written_at", "attempts", "last_error")
 
 
 @admin.register(ExportItem)
 class ExportItemAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "reception_no", "batch")
-    readonly_fields = ("kind", "reception_no", "batch", "created_at")
-    exclude = ("header", "row")
+    list_display = ("created_at", "kind", "reception_no", "revision", "status", "batch")
+    readonly_fields = ("kind", "reception_no", "revision", "batch", "created_at")
+    exclude = ("header", "row", "secrets")

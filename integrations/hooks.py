@@ -23,8 +23,42 @@ def export_written_subscribe(fn: ExportWritten) -> None:
 def export_written_notify(reception_nos: list[str]) -> None:
     """Tell every subscriber which receptions a batch just wrote. A failing subscriber is logged and does not
     stop the others or the export: the batch is written either way."""
-    for fn in list(_export_written):
+    _notify(_export_written, list(reception_nos))
+
+
+ExportResult = Callable[[str, bool, str], object]
+"""Called with a reception number (受付番号), whether the core system took its rows (OK) or refused them (NG), and
+the robot's message, once a result file is applied."""
+ExportRequeued = Callable[[str], object]
+"""Called with a reception number whose refused rows were corrected and queued for export again."""
+
+_export_result: list[ExportResult] = []
+_export_requeued: list[ExportRequeued] = []
+
+
+def export_result_subscribe(fn: ExportResult) -> None:
+    if fn not in _export_result:
+        _export_result.append(fn)
+
+
+def export_requeued_subscribe(fn: ExportRequeued) -> None:
+    if fn not in _export_requeued:
+        _export_requeued.append(fn)
+
+
+def _notify(subscribers: list[Callable[..., object]], *args: object) -> None:
+    for fn in list(subscribers):
         try:
-            fn(list(reception_nos))
+            fn(*args)
         except Exception:
-            logger.exception("export_written subscriber %s failed", getattr(fn, "__qualname__", fn))
+            logger.exception("integrations hook subscriber %s failed", getattr(fn, "__qualname__", fn))
+
+
+def export_result_notify(reception_no: str, ok: bool, message: str) -> None:
+    """Tell every subscriber the core system's answer for one reception; a failing subscriber is logged."""
+    _notify(_export_result, reception_no, ok, message)
+
+
+def export_requeued_notify(reception_no: str) -> None:
+    """Tell every subscriber a refused reception was corrected and queued again."""
+    _notify(_export_requeued, reception_no)

@@ -213,40 +213,143 @@ class ColumnMapping(models.Model):
         return self.name
 
 
-class ExportBatch(models.Model):
-    """One outbound file. Its key is fixed when the batch is formed, so a retried flush rewrites the same object."""
+class Repertoire(models.TextChoices):
+    MJ = "mj", _("MJ+（UTF-8、そのまま）")
+    JISX0213 = "jisx0213", _("JIS X 0213まで（縮退列と置換報告を追加）")
 
-    kind = models.CharField(_("様式"), max_length=64)
-    object_key = models.CharField(max_length=500, unique=True)
+
+class ExportDestination(models.Model):
+    """Where a kind of outbound CSV goes, and how it is written (domain.md §4). The destination with no kinds takes
+    every kind no other destination names; with none configured, ``core`` under ``OUTBOUND_PREFIX`` is made."""
+
+    code = models.SlugField(_("コード"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    prefix = models.CharField(_("出力先プレフィックス"), max_length=200)
+    bom = models.BooleanField(_("BOM付きUTF-8"), default=False)
+    repertoire = models.CharField(
+        _("文字の範囲"), max_length=16, choices=Repertoire.choices, default=Repertoire.MJ
+    )
+    # JIS X 0213 destinations: the columns that get a degraded twin (「<列名>_JIS」). A character outside JIS X 0213
+    # in any other column is refused, since there would be nowhere to put its substitute.
+    degraded_columns = models.JSONField(_("縮退列を付ける列"), default=list, blank=True)
+    kinds = models.JSONField(_("様式"), default=list, blank=True)
+    active = models.BooleanField(_("有効"), default=True)
+
+    class Meta:
+        verbose_name = _("出力先")
+        verbose_name_plural = _("出力先")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExportBatch(models.Model):
+    """One flush to one destination: a CSV per kind and layout, the receptions' PDFs and, written last, the
+    manifest. Its name (date and sequence) and so every key is fixed when the batch is formed, so a retried or
+    re-sent flush rewrites the same objects and a robot that waits for the manifest never sees half a batch."""
+
+    destination = models.ForeignKey(ExportDestination, on_delete=models.PROTECT, related_name="batches")
+    day = models.DateField(_("日付"))
+    seq = models.PositiveIntegerField(_("連番"))
     created_at = models.DateTimeField(auto_now_add=True)
-    written_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
+    written_at = models.DateTimeField(_("出力日時"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("試行回数"), default=0)
+    last_error = models.TextField(_("エラー"), blank=True)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    resend_requested = models.BooleanField(_("再送待ち"), default=False)
+    result_read_at = models.DateTimeField(_("結果取込日時"), null=True, blank=True)
+    result_counts = models.JSONField(_("結果"), default=dict, blank=True)
+    result_error = models.TextField(_("結果ファイルのエラー"), blank=True)
 
     class Meta:
         verbose_name = _("出力バッチ")
         verbose_name_plural = _("出力バッチ")
+        constraints = [models.UniqueConstraint(fields=["destination", "day", "seq"], name="export_batch_seq")]
 
     def __str__(self) -> str:
-        return self.object_key
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return f"{self.day:%Y%m%d}-{self.seq:04d}"
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.destination.prefix}{self.day:%Y%m%d}/{self.name}/"
+
+    @property
+    def manifest_key(self) -> str:
+        return f"{self.prefix}{self.name}.manifest.json"
+
+    @property
+    def result_key(self) -> str:
+        return f"{self.prefix}{self.name}.result.csv"
+
+    @property
+    def result_report_key(self) -> str:
+        return f"{self.prefix}{self.name}.result-report.csv"
+
+
+class ExportDocument(models.Model):
+    """A reception's PDF (the printed packet), kept for the outbox until its batch is acknowledged."""
+
+    reception_no = models.CharField(_("受付番号"), max_length=64, unique=True)
+    pdf = models.FileField(upload_to="outbox/%Y/%m/%d/")
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("出力PDF")
+        verbose_name_plural = _("出力PDF")
+
+    def __str__(self) -> str:
+        return self.reception_no
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "pending", _("出力待ち")
+    SENT = "sent", _("出力済")
+    OK = "ok", _("取込済")
+    NG = "ng", _("取込エラー")
+    SUPERSEDED = "superseded", _("再出力済")
 
 
 class ExportItem(models.Model):
-    """One reception's row waiting in the outbox. (kind, reception_no) is unique: an export never doubles."""
+    """One reception's rows of one layout in the outbox (a 住民異動届 has a row per person moving).
+
+    (kind, reception_no, revision) is unique: an export never
+    doubles; a corrected row is a new revision and supersedes the one the core system refused.
+
+    ``secrets`` holds the values that may be stored only encrypted (the individual number), sealed, keyed by
+    row and column; ``rows`` hold "" in their place. They are unsealed only to write the file, and purged when the
+    core system acknowledges the row or the retention period ends."""
 
     kind = models.CharField(_("様式"), max_length=64)
-    reception_no = models.CharField(_("受付番号"), max_length=64)
+    reception_no = models.CharField(_("受付番号"), max_length=64, db_index=True)
+    revision = models.PositiveIntegerField(_("版"), default=1)
+    layout = models.CharField(_("レイアウト"), max_length=80, blank=True)
     header = models.JSONField()
-    row = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    rows = models.JSONField()
+    secrets = models.TextField(blank=True)
+    secrets_purged_at = models.DateTimeField(null=True, blank=True)
+    destination = models.ForeignKey(ExportDestination, on_delete=models.PROTECT, related_name="items")
     batch = models.ForeignKey(
         ExportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="items"
     )
+    status = models.CharField(
+        _("状態"), max_length=16, choices=ExportStatus.choices, default=ExportStatus.PENDING, db_index=True
+    )
+    message = models.CharField(_("メッセージ"), max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(_("結果日時"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("出力待ち")
-        verbose_name_plural = _("出力待ち")
-        constraints = [models.UniqueConstraint(fields=["kind", "reception_no"], name="export_item_once")]
+        verbose_name = _("出力行")
+        verbose_name_plural = _("出力行")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "reception_no", "revision"], name="export_item_once")
+        ]
+        indexes = [models.Index(fields=["batch", "kind"])]
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.reception_no}"
+        return f"{self.kind}:{self.reception_no}#{self.revision}"

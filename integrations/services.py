@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import logging
 import re
 import threading
@@ -20,15 +19,14 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
-from madoguchi.moji.csvsafe import FORMULA_PREFIXES, UnsafeCsvValue, check_cell, write_csv
+from madoguchi.moji.csvsafe import FORMULA_PREFIXES
 
 from . import mirror
-from .hooks import export_written_notify
 from .juki_import import (
     DIFF_CODES,
     MAX_REPORTED_PROBLEMS,
@@ -43,14 +41,41 @@ from .juki_import import (
 from .mirror import MergeRefused, SnapshotLoad, SnapshotMerge, diff_apply, residents_existing
 from .models import (
     ColumnMapping,
-    ExportBatch,
-    ExportItem,
     ImportKind,
     ImportOrigin,
     ImportRun,
     ImportStatus,
     InboundLease,
     InboundPickup,
+)
+
+# The outbox (integrations.outbound): its public entry points, re-exported.
+from .outbound import (
+    ExportRefused as ExportRefused,
+)
+from .outbound import (
+    ExportRows as ExportRows,
+)
+from .outbound import (
+    export_batch_resend as export_batch_resend,
+)
+from .outbound import (
+    export_flush as export_flush,
+)
+from .outbound import (
+    export_item_correct as export_item_correct,
+)
+from .outbound import (
+    export_result_apply as export_result_apply,
+)
+from .outbound import (
+    export_results_pickup as export_results_pickup,
+)
+from .outbound import (
+    export_secrets_purge as export_secrets_purge,
+)
+from .outbound import (
+    outbox_put as outbox_put,
 )
 from .storage import ObjectStorage, StorageError, default_storage
 
@@ -508,86 +533,3 @@ def import_run_skip(*, run: ImportRun, actor: Any) -> None:
             target_ref=str(run.pk),
             detail={"action": "skip"},
         )
-
-
-def enqueue_export(*, kind: str, reception_no: str, header: list[str], row: list[str]) -> ExportItem:
-    """Put one reception's CSV row in the outbox. Call it inside the transaction that finishes the reception;
-    calling it again for the same (kind, reception_no) changes nothing.
-
-    Raises UnsafeCsvValue (naming the column) for a value a spreadsheet would run as a formula, so the clerk
-    corrects it before the reception is finished rather than the export failing later.
-    """
-    for column, value in zip(header, row, strict=True):
-        check_cell(value, row=1, column=column)
-    item, _ = ExportItem.objects.get_or_create(
-        kind=kind, reception_no=reception_no, defaults={"header": header, "row": row}
-    )
-    transaction.on_commit(_request_flush)
-    return item
-
-
-def _request_flush() -> None:
-    from .tasks import export_flush
-
-    try:
-        export_flush.delay()
-    except Exception:  # the broker may be down: the beat schedule flushes from the outbox later
-        logger.warning("could not queue export_flush; the scheduled flush will pick the rows up")
-
-
-def _batch_key(kind: str, now: dt.datetime, batch_id: int) -> str:
-    local = timezone.localtime(now)
-    return f"{settings.OUTBOUND_PREFIX}{kind}/{local:%Y%m%d}/{kind}_{local:%Y%m%d_%H%M%S}_{batch_id:06d}.csv"
-
-
-def _export_batches_form() -> None:
-    """Bind every unbatched outbox row to a new batch per kind and CSV header (a new form version's rows never
-    share a file with the old one's), with its object key fixed from now on."""
-    with transaction.atomic():
-        groups: dict[tuple[str, str], list[int]] = {}
-        for pk, kind, header in (
-            ExportItem.objects.filter(batch=None).order_by("pk").values_list("pk", "kind", "header")
-        ):
-            groups.setdefault((kind, json.dumps(header, ensure_ascii=False)), []).append(pk)
-        for (kind, _), pks in groups.items():
-            batch = ExportBatch.objects.create(kind=kind, object_key=f"pending-{uuid.uuid4().hex}")
-            batch.object_key = _batch_key(kind, batch.created_at, batch.pk)
-            batch.save(update_fields=["object_key"])
-            # A concurrent flush may have bound these rows meanwhile; then this batch stays empty and goes.
-            if not ExportItem.objects.filter(pk__in=pks, batch=None).update(batch=batch):
-                batch.delete()
-
-
-def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
-    """Write every pending outbox row to outbound storage; return the keys written.
-
-    Rows are first bound to a batch with a fixed key (durable), then the batch file is written. A batch whose
-    write fails stays pending and is written, under the same key, by the next flush; one failing batch never
-    holds up the others. After each written batch, ``hooks.export_written_notify`` gets its reception numbers.
-    """
-    storage = storage or default_storage()
-    _export_batches_form()
-    written: list[str] = []
-    for batch in ExportBatch.objects.filter(written_at=None).order_by("pk"):
-        items = list(batch.items.order_by("pk"))
-        if not items:
-            continue
-        try:
-            storage.put(batch.object_key, write_csv(items[0].header, (item.row for item in items)))
-        except (StorageError, UnsafeCsvValue) as exc:
-            ExportBatch.objects.filter(pk=batch.pk).update(attempts=F("attempts") + 1, last_error=str(exc))
-            logger.warning("export batch %s not written yet: %s", batch.pk, exc)
-            continue
-        ExportBatch.objects.filter(pk=batch.pk).update(
-            written_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
-        )
-        audit_record(
-            actor=None,
-            action=AuditAction.EXPORT,
-            target_type="export_batch",
-            target_ref=str(batch.pk),
-            detail={"kind": batch.kind, "rows": len(items), "key": batch.object_key},
-        )
-        export_written_notify([item.reception_no for item in items])
-        written.append(batch.object_key)
-    return written

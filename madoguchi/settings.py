@@ -159,7 +159,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.inbound_pickup",
         "schedule": float(MADOGUCHI_INBOUND_INTERVAL_SECONDS),
     },
-    "export-flush": {"task": "integrations.tasks.export_flush", "schedule": 60.0},
+    "export-flush": {
+        "task": "integrations.tasks.export_flush",
+        "schedule": float(env.int("MADOGUCHI_EXPORT_FLUSH_SECONDS", default=300)),
+    },
+    "export-results": {"task": "integrations.tasks.export_results_pickup", "schedule": 60.0},
+    "export-purge": {"task": "integrations.tasks.export_secrets_purge", "schedule": 3600.0},
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
     "render-redispatch": {"task": "forms_engine.tasks.packet_renders_redispatch", "schedule": 60.0},
     "print-purge": {"task": "devices.tasks.print_jobs_purge", "schedule": 3600.0},
@@ -184,6 +189,17 @@ OBJECT_STORAGE = {
 }
 INBOUND_PREFIX = env.str("MADOGUCHI_INBOUND_PREFIX", default="inbound/")
 OUTBOUND_PREFIX = env.str("MADOGUCHI_OUTBOUND_PREFIX", default="outbound/")
+# The outbox (integrations.outbound): a flush is queued once this many rows wait (besides the beat schedule,
+# MADOGUCHI_EXPORT_FLUSH_SECONDS); a batch holds at most MADOGUCHI_EXPORT_BATCH_MAX receptions' rows.
+MADOGUCHI_EXPORT_FLUSH_ROWS = env.int("MADOGUCHI_EXPORT_FLUSH_ROWS", default=200)
+MADOGUCHI_EXPORT_BATCH_MAX = env.int("MADOGUCHI_EXPORT_BATCH_MAX", default=5000)
+# The individual number in the outbox is purged when the core system acknowledges the row, or after this many
+# days whatever happened; a reception's PDF is kept until its rows are acknowledged, or this many days.
+MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS = env.int("MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS", default=14)
+MADOGUCHI_EXPORT_RETENTION_DAYS = env.int("MADOGUCHI_EXPORT_RETENTION_DAYS", default=30)
+# AES-256 key (base64 of 32 random bytes) for values stored only encrypted (madoguchi.fieldcrypt). Empty: derived
+# from DJANGO_SECRET_KEY (the embedded default; check --deploy warns).
+MADOGUCHI_DATA_KEY = env.str("MADOGUCHI_DATA_KEY", default="")
 
 # --- Domain settings ----------------------------------------------------------------------------------
 # M11W2-7 check digit of 宛名番号 / 世帯番号: what a result of 10 becomes differs by city (domain.md §1).

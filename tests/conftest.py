@@ -131,6 +131,18 @@ def clerk_client(clerk: User) -> Client:
     return client
 
 
+def database_dump() -> str:
+    """Every row of every table of the test database, as text (to look for a value that must not be there)."""
+    from django.db import connection
+
+    rows: list[str] = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f'SELECT * FROM "{table}"')
+            rows += [repr(row) for row in cursor.fetchall()]
+    return "\n".join(rows)
+
+
 def database_url_for_tests() -> str:
     """A DATABASE_URL for other processes (manage.py, Celery workers) to reach the test database."""
     from django.db import connection

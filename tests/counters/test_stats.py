@@ -29,7 +29,7 @@ from counters.models import (
     TicketStatus,
 )
 from integrations import hooks
-from integrations.services import enqueue_export, export_flush
+from integrations.services import ExportRows, export_flush, outbox_put
 from integrations.storage import LocalFolderStorage
 from madoguchi.accounts.models import User
 from madoguchi.audit.models import AuditAction, AuditEvent
@@ -418,6 +418,10 @@ def test_impossible_days_are_not_found(supervisor_client: Client, url: str) -> N
 # --- Progress: 連携済 from the export, 完了 / 差戻し from the RPA results ----------------------------------
 
 
+def export_rows(reception_no: str, kind: str) -> None:
+    outbox_put(reception_no=reception_no, exports=[ExportRows(kind, f"{kind}@1", ["受付番号"], [[reception_no]])])
+
+
 def test_a_written_export_makes_its_receptions_linked(
     local_storage: LocalFolderStorage, counters: tuple[Counter, Counter]
 ) -> None:
@@ -427,15 +431,10 @@ def test_a_written_export_makes_its_receptions_linked(
     r3 = visit(a, "R3", opened=at(DAY, 9, 10), progress=Progress.DONE)
     r4 = visit(a, "R4", opened=at(DAY, 9, 15))  # printed, its row not exported yet
     for session in (r1, r2, r3):
-        enqueue_export(
-            kind="juminido",
-            reception_no=session.reception_no,
-            header=["受付番号"],
-            row=[session.reception_no],
-        )
-    enqueue_export(kind="kokuho", reception_no="R1", header=["受付番号"], row=["R1"])
+        export_rows(session.reception_no, "juminido")
+    export_rows("R1", "kokuho")
 
-    assert len(export_flush(storage=local_storage)) == 2
+    assert len(export_flush(storage=local_storage)) == 1  # one batch: a file per kind, one manifest
     progress = dict(CounterSession.objects.values_list("reception_no", "progress"))
     assert progress == {"R1": "linked", "R2": "linked", "R3": "done", "R4": "output"}
     r1.refresh_from_db()
@@ -469,7 +468,7 @@ def test_a_failing_subscriber_does_not_stop_the_export(
 
     monkeypatch.setattr(hooks, "_export_written", [broken, stats.receptions_linked])
     visit(counters[0], "R1", opened=at(DAY, 9, 0))
-    enqueue_export(kind="juminido", reception_no="R1", header=["受付番号"], row=["R1"])
+    export_rows("R1", "juminido")
     assert len(export_flush(storage=local_storage)) == 1
     assert CounterSession.objects.get(reception_no="R1").progress == Progress.LINKED
 

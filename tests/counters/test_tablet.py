@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from django.test import AsyncClient, Client
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +25,7 @@ from counters.models import Counter, CounterSession, SessionForm, SessionState, 
 from counters.views_tablet import CHROME, COOKIE, LANGUAGE_NAMES, ReviewRow, ShownValue, _review_row
 from forms_engine.schema import FieldSpec, Translation
 from forms_engine.selectors import form_version_current
+from tests.conftest import database_dump
 from tests.devices.broker_messages import card_secret, message_text, task_kwargs
 from tests.factories import CounterFactory
 
@@ -341,16 +342,6 @@ def test_posts_need_a_paired_tablet_and_the_csrf_token(counter, starter_forms) -
 # --- the card PIN ----------------------------------------------------------------------------------------------------
 
 
-def _database_dump() -> str:
-    """Every row of every table of the test database, as text."""
-    rows = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            cursor.execute(f'SELECT * FROM "{table}"')
-            rows += [repr(row) for row in cursor.fetchall()]
-    return "\n".join(rows)
-
-
 def _standalone(pin: str) -> re.Pattern[str]:
     # The PIN as a value of its own, not four digits inside a timestamp, a hash or a token.
     return re.compile(rf"(?<![0-9A-Za-z]){pin}(?![0-9A-Za-z])")
@@ -400,7 +391,7 @@ def test_the_pin_goes_to_the_agent_command_and_nowhere_else(clerk, counter, capl
     page = client.get(reverse("tablet:index")).content.decode()
     assert 'data-testid="pin-pad"' in page and 'data-testid="pin-submit"' in page
 
-    before = _database_dump()
+    before = database_dump()
     pin = next(f"{n:04d}" for n in range(7391, 9999) if not _standalone(f"{n:04d}").search(before))
     broker = _Broker(counter.terminal.queue)
     already = set(broker.messages())
@@ -416,7 +407,7 @@ def test_the_pin_goes_to_the_agent_command_and_nowhere_else(clerk, counter, capl
     session.refresh_from_db()
     assert session.card["status"] == "reading" and not session.card["pin_requested"]
 
-    assert not _standalone(pin).search(_database_dump())
+    assert not _standalone(pin).search(database_dump())
     assert not _standalone(pin).search(caplog.text)
     assert not any(_standalone(pin).search(str(record.args)) for record in caplog.records)
 

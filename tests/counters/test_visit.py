@@ -16,7 +16,7 @@ from counters import services
 from counters.models import CounterGroup, CounterSession, Progress, SessionEvent, SessionState, TabletPairing
 from devices import signing
 from devices.models import PrintJob, PrintStatus
-from integrations.models import ExportItem, Resident
+from integrations.models import ExportDocument, ExportItem, Resident
 from madoguchi.audit.models import AuditAction, AuditEvent
 from madoguchi.moji.csvsafe import UnsafeCsvValue
 from tests.conftest import IVS_NAME
@@ -458,20 +458,17 @@ def test_a_failed_output_exports_nothing_and_waits_for_the_clerk(
     CounterSession.objects.filter(pk=session.pk).update(
         state=SessionState.FINISHED, finished_at=timezone.now() - dt.timedelta(minutes=5)
     )
-    calls: list[dict[str, object]] = []
 
-    def enqueue_then_refuse(**kwargs):
-        if calls:
-            raise UnsafeCsvValue("=cmd")
-        calls.append(kwargs)
-        return real_enqueue(**kwargs)
+    def put_then_refuse(**kwargs):
+        real_put(**kwargs)  # rows and the PDF stored …
+        raise UnsafeCsvValue("=cmd")  # … then a later check refuses
 
-    real_enqueue = services.enqueue_export
-    monkeypatch.setattr(services, "enqueue_export", enqueue_then_refuse)
+    real_put = services.outbox_put
+    monkeypatch.setattr(services, "outbox_put", put_then_refuse)
     assert services.session_output_run(session_id=session.pk) == "failed"
-    assert not ExportItem.objects.filter(
-        reception_no=session.reception_no
-    ).exists()  # the first row rolled back
+    # Everything the output stored rolled back.
+    assert not ExportItem.objects.filter(reception_no=session.reception_no).exists()
+    assert not ExportDocument.objects.filter(reception_no=session.reception_no).exists()
     session.refresh_from_db()
     assert services.output_failed(session) and session.print_job is None
     assert services.sessions_output_redispatch() == 0  # not retried by a machine

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import requests
 from celery.backends.base import DisabledBackend
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -31,6 +30,7 @@ from devices.models import AgentEvent, PrintJob, PrintKind, PrintStatus, Termina
 from devices.services import CARD_KINDS, card_read_request
 from madoguchi.accounts.models import User
 from madoguchi.celery import app as celery_app
+from tests.conftest import database_dump
 from tests.factories import CounterFactory, TerminalFactory
 
 from .broker_messages import QueueMessages, card_secret, message_text
@@ -43,16 +43,6 @@ CARD = {
     "sex": "2",
     "individual_number": "123456789018",
 }
-
-
-def _database_dump() -> str:
-    """Every row of every table, as text."""
-    rows: list[str] = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            cursor.execute(f'SELECT * FROM "{table}"')
-            rows += [repr(row) for row in cursor.fetchall()]
-    return "\n".join(rows)
 
 
 def _standalone(value: str) -> re.Pattern[str]:
@@ -236,7 +226,7 @@ def test_the_pin_goes_only_into_the_agents_expiring_message(clerk: User, counter
     tablet = Client()
     code = counters.pairing_code_issue(counter=counter, clerk=None)
     assert tablet.post(reverse("tablet:pair"), {"counter": counter.code, "code": code}).status_code == 302
-    before = _database_dump()
+    before = database_dump()
     pin = next(f"{n:04d}" for n in range(7391, 9999) if not _standalone(f"{n:04d}").search(before))
     queue = QueueMessages(counter.terminal.queue)
 
@@ -269,7 +259,7 @@ def test_the_pin_goes_only_into_the_agents_expiring_message(clerk: User, counter
     session.refresh_from_db()
     assert session.state == SessionState.IDENTIFIED
 
-    dump = _database_dump()
+    dump = database_dump()
     assert not _standalone(pin).search(dump)
     assert not _standalone(CARD["individual_number"]).search(
         dump

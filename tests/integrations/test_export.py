@@ -1,60 +1,387 @@
-"""The outbox: rows are exported once, a failing batch holds up nothing else, unsafe values never get in."""
+"""The outbox (issue 7): batches of CSVs, PDFs and a manifest written last; nothing lost, nothing doubled;
+destinations (BOM, JIS X 0213 with degraded columns); RPA results; corrections; the sealed individual number."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterator
 
 import pytest
+from django.utils import timezone
 
-from integrations.models import ExportBatch, ExportItem
-from integrations.services import enqueue_export, export_flush
+from integrations import hooks
+from integrations.models import (
+    ExportBatch,
+    ExportDestination,
+    ExportDocument,
+    ExportItem,
+    ExportStatus,
+    Repertoire,
+)
+from integrations.outbound import (
+    ExportRefused,
+    ExportRows,
+    export_batch_resend,
+    export_flush,
+    export_item_correct,
+    export_results_pickup,
+    export_secrets_purge,
+    outbox_put,
+)
 from integrations.storage import LocalFolderStorage
 from madoguchi.moji.csvsafe import UnsafeCsvValue
-from tests.conftest import IVS_NAME
+from tests.conftest import IVS_NAME, database_dump
 
 pytestmark = pytest.mark.django_db
 
-HEADER = ["受付番号", "氏"]
+HEADER = ["受付番号", "氏名", "住所"]
+NUMBER = "123456789018"
+PDF = b"%PDF-1.7 a packet\n%%EOF\n"
 
 
-def test_enqueue_twice_exports_once(local_storage: LocalFolderStorage) -> None:
-    enqueue_export(kind="juminido", reception_no="R1", header=HEADER, row=["R1", IVS_NAME])
-    enqueue_export(kind="juminido", reception_no="R1", header=HEADER, row=["R1", IVS_NAME])
-    (key,) = export_flush(storage=local_storage)
-    assert local_storage.get(key) == f"受付番号,氏\r\nR1,{IVS_NAME}\r\n".encode()
-    assert export_flush(storage=local_storage) == []
+def rows_of(reception_no: str, name: str = "山田　太郎", address: str = "窓口市本町1-1") -> ExportRows:
+    return ExportRows("juminido", "juminido@1", HEADER, [[reception_no, name, address]])
 
 
-def test_one_csv_per_kind(local_storage: LocalFolderStorage) -> None:
-    enqueue_export(kind="juminido", reception_no="R1", header=HEADER, row=["R1", "山田"])
-    enqueue_export(kind="juminhyo", reception_no="R2", header=HEADER, row=["R2", "髙橋"])
-    keys = export_flush(storage=local_storage)
-    assert {k.split("/")[1] for k in keys} == {"juminido", "juminhyo"}
+def card_face(reception_no: str, number: str = NUMBER) -> ExportRows:
+    return ExportRows(
+        "std_kojin_bango_card",
+        "std_kojin_bango_card@1",
+        ["受付番号", "氏名", "個人番号"],
+        [[reception_no, "窓口　花子", number]],
+        frozenset({"個人番号"}),
+    )
+
+
+class Recording(LocalFolderStorage):
+    """The local folder, remembering the order of its writes."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.puts: list[str] = []
+
+    def put(self, key: str, data: bytes) -> None:
+        super().put(key, data)
+        self.puts.append(key)
+
+
+@pytest.fixture
+def storage(local_storage: LocalFolderStorage) -> Recording:
+    return Recording(str(local_storage.root))
+
+
+@pytest.fixture
+def answers() -> Iterator[list[tuple[str, bool, str]]]:
+    """What integrations told the apps above it through the result hook."""
+    seen: list[tuple[str, bool, str]] = []
+
+    def record(reception_no: str, ok: bool, message: str) -> None:
+        seen.append((reception_no, ok, message))
+
+    hooks.export_result_subscribe(record)
+    yield seen
+    hooks._export_result.remove(record)
+
+
+def manifest(storage: LocalFolderStorage, key: str) -> dict:
+    return json.loads(storage.get(key))
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def put(reception_no: str, *exports: ExportRows, pdf: bytes | None = PDF) -> list[ExportItem]:
+    return outbox_put(reception_no=reception_no, exports=list(exports) or [rows_of(reception_no)], pdf=pdf)
+
+
+# --- the batch ------------------------------------------------------------------------------------------------
+
+
+def test_a_batch_is_its_csvs_and_pdfs_with_the_manifest_written_last(storage: Recording) -> None:
+    put("R1", rows_of("R1", name=IVS_NAME), card_face("R1"))
+    put("R2", rows_of("R2", name="髙橋　一郎"))
+    (manifest_key,) = export_flush(storage=storage)
+    assert storage.puts[-1] == manifest_key
+    batch = ExportBatch.objects.get()
+    assert manifest_key == f"outbound/{batch.day:%Y%m%d}/{batch.name}/{batch.name}.manifest.json"
+    assert re.fullmatch(r"\d{8}-0001", batch.name)
+    body = manifest(storage, manifest_key)
+    assert body["receptions"] == 2 and body["result_file"] == f"{batch.name}.result.csv"
+    files = {entry["file"]: entry for entry in body["files"]}
+    assert set(files) == {
+        f"{batch.name}_juminido_v1.csv",
+        f"{batch.name}_std_kojin_bango_card_v1.csv",
+        "pdf/R1.pdf",
+        "pdf/R2.pdf",
+    }
+    for name, entry in files.items():
+        data = storage.get(batch.prefix + name)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data)
+    juminido = storage.get(f"{batch.prefix}{batch.name}_juminido_v1.csv")
+    # UTF-8 without BOM, CRLF, MJ+ byte-exact (the IVS and 髙 as stored).
+    assert juminido == (
+        f"受付番号,氏名,住所\r\nR1,{IVS_NAME},窓口市本町1-1\r\nR2,髙橋　一郎,窓口市本町1-1\r\n".encode()
+    )
+    assert files[f"{batch.name}_juminido_v1.csv"]["rows"] == 2
+    assert storage.get(batch.prefix + "pdf/R1.pdf") == PDF
+    # The individual number reaches the file, and only the file: in the database it is sealed.
+    card = storage.get(f"{batch.prefix}{batch.name}_std_kojin_bango_card_v1.csv")
+    assert csv_rows(card)[1] == ["R1", "窓口　花子", NUMBER]
+    assert NUMBER not in database_dump()
+    assert set(ExportItem.objects.values_list("status", flat=True)) == {ExportStatus.SENT}
+
+
+def test_flushing_again_writes_nothing_and_putting_again_adds_nothing(storage: Recording) -> None:
+    put("R1")
+    assert len(export_flush(storage=storage)) == 1
+    put("R1")  # the same reception finished twice (a retried task)
+    writes = len(storage.puts)
+    assert export_flush(storage=storage) == []
+    assert len(storage.puts) == writes
+    assert ExportItem.objects.count() == 1 and ExportDocument.objects.count() == 1
+
+
+def test_each_flush_is_a_new_batch_with_the_next_sequence(storage: Recording) -> None:
+    put("R1")
+    export_flush(storage=storage)
+    put("R2")
+    export_flush(storage=storage)
+    assert [b.seq for b in ExportBatch.objects.order_by("pk")] == [1, 2]
+
+
+def test_rows_of_two_layout_versions_go_to_two_files(storage: Recording) -> None:
+    put("R1", rows_of("R1"))
+    put("R2", ExportRows("juminido", "juminido@2", [*HEADER, "方書"], [["R2", "髙橋", "本町", "3階"]]))
+    export_flush(storage=storage)
+    batch = ExportBatch.objects.get()
+    names = [entry["file"] for entry in manifest(storage, batch.manifest_key)["files"]]
+    assert f"{batch.name}_juminido_v1.csv" in names and f"{batch.name}_juminido_v2.csv" in names
+
+
+def test_a_batch_holds_at_most_the_configured_number_of_rows(storage: Recording, settings) -> None:
+    settings.MADOGUCHI_EXPORT_BATCH_MAX = 2
+    for n in range(5):
+        put(f"R{n}")
+    assert len(export_flush(storage=storage)) == 3
+    assert sorted(ExportBatch.objects.values_list("seq", flat=True)) == [1, 2, 3]
 
 
 def test_unsafe_value_is_refused_before_it_enters_the_outbox() -> None:
-    with pytest.raises(UnsafeCsvValue, match="column 氏"):
-        enqueue_export(kind="juminido", reception_no="R1", header=HEADER, row=["R1", "=cmd|' /C calc'!A0"])
+    with pytest.raises(UnsafeCsvValue, match="R1 juminido: row 1, column 氏名"):
+        put("R1", rows_of("R1", name="=cmd|' /C calc'!A0"))
+    assert not ExportItem.objects.exists() and not ExportDocument.objects.exists()
+
+
+def test_a_destination_with_bom(storage: Recording) -> None:
+    ExportDestination.objects.create(code="rpa", name="RPA", prefix="rpa/", bom=True)
+    put("R1")
+    (key,) = export_flush(storage=storage)
+    assert key.startswith("rpa/")
+    batch = ExportBatch.objects.get()
+    assert storage.get(f"{batch.prefix}{batch.name}_juminido_v1.csv").startswith(b"\xef\xbb\xbf\xe5\x8f\x97")
+    assert manifest(storage, key)["encoding"] == "UTF-8 with BOM"
+
+
+def test_kinds_go_to_the_destination_that_names_them(storage: Recording) -> None:
+    ExportDestination.objects.create(code="core", name="基幹", prefix="core/")
+    ExportDestination.objects.create(code="card", name="カード", prefix="card/", kinds=["std_kojin_bango_card"])
+    put("R1", rows_of("R1"), card_face("R1"))
+    keys = export_flush(storage=storage)
+    assert sorted(key.split("/")[0] for key in keys) == ["card", "core"]
+
+
+# --- JIS X 0213 destinations ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def jis_destination() -> ExportDestination:
+    return ExportDestination.objects.create(
+        code="legacy",
+        name="旧基幹",
+        prefix="legacy/",
+        repertoire=Repertoire.JISX0213,
+        degraded_columns=["氏名", "住所"],
+    )
+
+
+def test_a_jis_x_0213_destination_gets_degraded_twins_and_a_substitution_report(
+    storage: Recording, jis_destination: ExportDestination
+) -> None:
+    put("R1", rows_of("R1", name="髙橋　" + IVS_NAME, address="𠮷野町1"))
+    (key,) = export_flush(storage=storage)
+    batch = ExportBatch.objects.get()
+    data = csv_rows(storage.get(f"{batch.prefix}{batch.name}_juminido_v1.csv"))
+    assert data[0] == ["受付番号", "氏名", "氏名_JIS", "住所", "住所_JIS"]
+    assert data[1] == ["R1", "髙橋　" + IVS_NAME, "高橋　葛西", "𠮷野町1", "吉野町1"]
+    report = csv_rows(storage.get(f"{batch.prefix}{batch.name}_juminido_v1.substitutions.csv"))
+    assert report[0] == ["受付番号", "列", "元の文字", "符号位置", "代替文字"]
+    assert report[1:] == [
+        ["R1", "氏名", "髙", "U+9AD9", "高"],
+        ["R1", "氏名", "葛\U000e0102", "U+845B U+E0102", "葛"],
+        ["R1", "住所", "𠮷", "U+20BB7", "吉"],
+    ]
+    assert f"{batch.name}_juminido_v1.substitutions.csv" in {
+        entry["file"] for entry in manifest(storage, key)["files"]
+    }
+
+
+def test_a_character_without_substitute_is_refused_at_the_counter(jis_destination: ExportDestination) -> None:
+    with pytest.raises(ExportRefused, match=r"R1 juminido: row 1, column 氏名: .*U\+E000.*no substitute"):
+        put("R1", rows_of("R1", name="\ue000田"))
+    with pytest.raises(ExportRefused, match=r"column 受付番号: .*no degraded twin"):
+        put("髙1", ExportRows("juminido", "juminido@1", HEADER, [["髙1", "山田", "本町"]]))
     assert not ExportItem.objects.exists()
 
 
-def test_a_failing_batch_does_not_hold_up_the_others(local_storage: LocalFolderStorage) -> None:
-    # A row that got into the outbox unchecked (e.g. written by an older version) cannot be written as CSV.
-    ExportItem.objects.create(kind="bad", reception_no="R0", header=HEADER, row=["R0", "@SUM(1)"])
-    enqueue_export(kind="juminido", reception_no="R1", header=HEADER, row=["R1", "山田"])
-    keys = export_flush(storage=local_storage)
-    assert [k.split("/")[1] for k in keys] == ["juminido"]
-    bad = ExportBatch.objects.get(kind="bad")
-    assert bad.written_at is None and "column 氏" in bad.last_error and bad.attempts == 1
+# --- RPA results ----------------------------------------------------------------------------------------------
 
 
-def test_an_empty_batch_left_by_a_concurrent_flush_is_skipped(local_storage: LocalFolderStorage) -> None:
-    ExportBatch.objects.create(kind="juminido", object_key="outbound/empty.csv")
-    enqueue_export(kind="juminido", reception_no="R1", header=HEADER, row=["R1", "山田"])
-    assert len(export_flush(storage=local_storage)) == 1
-    assert not local_storage.exists("outbound/empty.csv")
+def _sent(storage: Recording, *receptions: str) -> ExportBatch:
+    for reception_no in receptions:
+        put(reception_no, rows_of(reception_no), card_face(reception_no))
+    export_flush(storage=storage)
+    return ExportBatch.objects.order_by("-pk").first()
 
 
-def test_rows_of_two_layouts_go_to_two_files(local_storage: LocalFolderStorage) -> None:
-    enqueue_export(kind="juminido", reception_no="R1", header=HEADER, row=["R1", "山田"])
-    enqueue_export(kind="juminido", reception_no="R2", header=[*HEADER, "名"], row=["R2", "髙橋", "健"])
-    files = sorted(local_storage.get(key) for key in export_flush(storage=local_storage))
-    assert files == sorted(
-        ["受付番号,氏\r\nR1,山田\r\n".encode(), "受付番号,氏,名\r\nR2,髙橋,健\r\n".encode()]
-    )
+def _result(storage: Recording, batch: ExportBatch, text: str) -> None:
+    storage.put(batch.result_key, text.encode("utf-8"))
+
+
+def test_results_acknowledge_ok_and_refuse_ng(storage: Recording, answers: list) -> None:
+    batch = _sent(storage, "R1", "R2")
+    _result(storage, batch, "受付番号,結果,メッセージ\r\nR1,OK,\r\nR2,NG,生年月日が住基と一致しません\r\n")
+    assert export_results_pickup(storage=storage) == 1
+    statuses = dict(ExportItem.objects.filter(kind="juminido").values_list("reception_no", "status"))
+    assert statuses == {"R1": ExportStatus.OK, "R2": ExportStatus.NG}
+    assert ExportItem.objects.get(kind="juminido", reception_no="R2").message == "生年月日が住基と一致しません"
+    assert answers == [("R1", True, ""), ("R2", False, "生年月日が住基と一致しません")]
+    batch.refresh_from_db()
+    assert batch.result_counts["ok"] == 1 and batch.result_counts["ng"] == 1 and batch.result_read_at
+    # R1's individual number is purged with its acknowledgement; R2's stays sealed for the re-export.
+    r1, r2 = (ExportItem.objects.get(kind="std_kojin_bango_card", reception_no=no) for no in ("R1", "R2"))
+    assert r1.secrets == "" and r1.secrets_purged_at and r2.secrets.startswith("v1.")
+    # R1's PDF is no longer needed; R2's is.
+    assert list(ExportDocument.objects.values_list("reception_no", flat=True)) == ["R2"]
+    assert export_results_pickup(storage=storage) == 0  # read once
+
+
+def test_a_result_naming_an_unknown_reception_is_reported_and_changes_nothing_else(
+    storage: Recording, answers: list
+) -> None:
+    batch = _sent(storage, "R1")
+    _result(storage, batch, "受付番号,結果,メッセージ\r\nR9,OK,\r\nR1,OK,\r\n")
+    export_results_pickup(storage=storage)
+    report = csv_rows(storage.get(batch.result_report_key))
+    assert report[1] == ["2", "R9", "the batch holds no such reception"]
+    assert answers == [("R1", True, "")]
+    assert ExportBatch.objects.get().result_counts["unknown"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("受付番号,結果\r\nR1,OK\r\n", "line 1: the header must be"),
+        ("受付番号,結果,メッセージ\r\nR1,済,\r\n", "line 2: 結果 must be OK or NG"),
+        ("受付番号,結果,メッセージ\r\nR1,OK,\r\nR1,NG,x\r\n", "line 3: 受付番号 R1 is listed twice"),
+        ("受付番号,結果,メッセージ\r\nR1,OK\r\n", "line 2: 2 columns, expected 3"),
+        ("受付番号,結果,メッセージ\r\nR1,OK,\r\nR2,O", "truncated"),
+        ("", "empty"),
+    ],
+)
+def test_a_malformed_result_file_is_rejected_whole(
+    storage: Recording, answers: list, text: str, reason: str
+) -> None:
+    batch = _sent(storage, "R1", "R2")
+    _result(storage, batch, text)
+    export_results_pickup(storage=storage)
+    batch.refresh_from_db()
+    assert reason in batch.result_error and batch.result_read_at is None
+    assert "nothing was applied" in storage.get(batch.result_report_key).decode()
+    assert answers == [] and set(ExportItem.objects.values_list("status", flat=True)) == {ExportStatus.SENT}
+    # The same file is not read again; the robot's corrected file is.
+    export_results_pickup(storage=storage)
+    assert answers == []
+    _result(storage, batch, "受付番号,結果,メッセージ\r\nR1,OK,\r\nR2,OK,\r\n")
+    assert export_results_pickup(storage=storage) == 1
+    assert len(answers) == 2
+
+
+def test_a_result_file_in_shift_jis_is_rejected(storage: Recording) -> None:
+    batch = _sent(storage, "R1")
+    storage.put(batch.result_key, "受付番号,結果,メッセージ\r\nR1,OK,\r\n".encode("cp932"))
+    export_results_pickup(storage=storage)
+    batch.refresh_from_db()
+    assert "not UTF-8" in batch.result_error
+
+
+# --- corrections and re-sending -------------------------------------------------------------------------------
+
+
+def test_a_refused_reception_is_corrected_and_exported_again(storage: Recording, django_user_model) -> None:
+    admin = django_user_model.objects.create_user("admin1")
+    first = _sent(storage, "R1")
+    _result(storage, first, "受付番号,結果,メッセージ\r\nR1,NG,住所の番地が不正です\r\n")
+    export_results_pickup(storage=storage)
+    refused = ExportItem.objects.get(kind="juminido", reception_no="R1")
+    newer = export_item_correct(item=refused, rows=[["R1", "山田　太郎", "窓口市本町1-2"]], actor=admin)
+    assert (newer.revision, newer.status) == (2, ExportStatus.PENDING)
+    refused.refresh_from_db()
+    assert refused.status == ExportStatus.SUPERSEDED
+    (key,) = export_flush(storage=storage)
+    second = ExportBatch.objects.get(pk__gt=first.pk)
+    assert csv_rows(storage.get(f"{second.prefix}{second.name}_juminido_v1.csv"))[1:] == [
+        ["R1", "山田　太郎", "窓口市本町1-2"]
+    ]
+    assert "pdf/R1.pdf" in {entry["file"] for entry in manifest(storage, key)["files"]}
+    with pytest.raises(ExportRefused, match="only a refused row"):
+        export_item_correct(item=newer, rows=[["R1", "x", "y"]], actor=admin)
+
+
+def test_a_correction_keeps_the_sealed_number_and_checks_values(storage: Recording, django_user_model) -> None:
+    admin = django_user_model.objects.create_user("admin1")
+    batch = _sent(storage, "R1")
+    _result(storage, batch, "受付番号,結果,メッセージ\r\nR1,NG,氏名の誤り\r\n")
+    export_results_pickup(storage=storage)
+    card = ExportItem.objects.get(kind="std_kojin_bango_card", reception_no="R1")
+    with pytest.raises(UnsafeCsvValue, match="column 氏名"):
+        export_item_correct(item=card, rows=[["R1", "=1+1", ""]], actor=admin)
+    # The hidden column cannot be overwritten through the correction.
+    newer = export_item_correct(item=card, rows=[["R1", "窓口　花子", "999999999999"]], actor=admin)
+    export_flush(storage=storage)
+    newer.refresh_from_db()
+    second = ExportBatch.objects.get(pk=newer.batch_id)
+    assert csv_rows(storage.get(f"{second.prefix}{second.name}_std_kojin_bango_card_v1.csv"))[1] == [
+        "R1",
+        "窓口　花子",
+        NUMBER,
+    ]
+
+
+def test_a_batch_is_re_sent_under_the_same_keys(storage: Recording, django_user_model) -> None:
+    admin = django_user_model.objects.create_user("admin1")
+    batch = _sent(storage, "R1")
+    before = {key: storage.get(key) for key in storage.list(batch.prefix)}
+    for key in before:
+        (storage.root / key).unlink()
+    export_batch_resend(batch=batch, actor=admin)
+    assert export_flush(storage=storage) == [batch.manifest_key]
+    assert {key: storage.get(key) for key in storage.list(batch.prefix)} == before
+    assert ExportBatch.objects.count() == 1 and not ExportBatch.objects.get().resend_requested
+
+
+# --- the individual number ------------------------------------------------------------------------------------
+
+
+def test_the_individual_number_is_purged_after_its_retention_even_without_an_answer(
+    storage: Recording, settings
+) -> None:
+    _sent(storage, "R1")
+    assert export_secrets_purge() == 0
+    later = timezone.now() + timezone.timedelta(days=settings.MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS + 1)
+    assert export_secrets_purge(now=later) == 1
+    assert not ExportItem.objects.exclude(secrets="").exists()

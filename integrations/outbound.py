@@ -1,0 +1,668 @@
+"""Outbound linkage (R-L4, R-L5, R-I4): the outbox, its batches to object storage, and the RPA results.
+
+- ``outbox_put`` runs inside the transaction that finishes a reception: it stores the reception's rows (one item
+  per layout) and its PDF, once. Values are checked here, so a reception that could not be exported is refused at
+  the counter, not found broken at 3 a.m.: a formula-like value, or a character a JIS X 0213 destination cannot
+  take. The individual number is sealed (``madoguchi.fieldcrypt``) before it is stored.
+- ``export_flush`` binds pending items to a batch per destination (its name — date and sequence — and so every
+  key is fixed from then on) and writes the batch: a CSV per kind and layout version, the PDFs, and last the
+  manifest with each file's rows, bytes and SHA-256. A robot treats a batch as present only once its manifest is.
+  A batch that fails (storage down, the process killed) is written again, under the same keys, by the next flush;
+  an item belongs to exactly one batch, so nothing is written twice into two batches.
+- ``export_results_pickup`` reads ``<batch>.result.csv`` files (受付番号, 結果 OK/NG, メッセージ) written by the
+  robot next to the manifest: OK acknowledges the reception's rows (and purges their sealed secrets), NG marks
+  them refused with the message. A malformed file is rejected whole with a report beside it; a line naming a
+  reception the batch does not hold is reported and changes nothing.
+- ``export_item_correct`` re-exports a refused reception's corrected rows as a new revision;
+  ``export_batch_resend`` writes a batch again.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from madoguchi.audit.models import AuditAction
+from madoguchi.audit.services import audit_record
+from madoguchi.fieldcrypt import seal, unseal
+from madoguchi.moji.csvsafe import FORMULA_PREFIXES, UnsafeCsvValue, check_cell
+from madoguchi.moji.jis import NoSubstitute, Substitution, degrade_to_jisx0213, in_jisx0213
+
+from .hooks import export_requeued_notify, export_result_notify, export_written_notify
+from .models import (
+    ExportBatch,
+    ExportDestination,
+    ExportDocument,
+    ExportItem,
+    ExportStatus,
+    Repertoire,
+)
+from .storage import ObjectStorage, StorageError, default_storage
+
+logger = logging.getLogger(__name__)
+
+SEAL_PURPOSE = "individual_number"
+RESULT_HEADER = ("受付番号", "結果", "メッセージ")
+RESULT_VALUES = ("OK", "NG")
+MAX_RESULT_LINES = 100_000
+MAX_REPORTED = 1_000
+JIS_SUFFIX = "_JIS"
+
+
+class ExportRefused(ValueError):
+    """Rows that cannot be exported as they are; the message names the reception, column and reason."""
+
+
+@dataclass(frozen=True)
+class ExportRows:
+    """A reception's rows of one layout, as the caller hands them to the outbox."""
+
+    kind: str
+    layout: str  # e.g. "juminido@3" (form code @ version) or "std_jumin_ido@1"
+    header: list[str]
+    rows: list[list[str]]
+    secret_columns: frozenset[str] = field(default_factory=frozenset)
+
+
+# --- destinations -------------------------------------------------------------------------------------
+
+
+def destination_for(kind: str) -> ExportDestination:
+    """The active destination that names ``kind``, else the active one with no kinds; ``core`` under
+    OUTBOUND_PREFIX is made when no destination is configured at all."""
+    destinations = list(ExportDestination.objects.filter(active=True).order_by("pk"))
+    for destination in destinations:
+        if kind in destination.kinds:
+            return destination
+    for destination in destinations:
+        if not destination.kinds:
+            return destination
+    if ExportDestination.objects.exists():
+        raise ExportRefused(f"no active export destination takes the kind {kind!r}")
+    destination, _ = ExportDestination.objects.get_or_create(
+        code="core", defaults={"name": "基幹系", "prefix": settings.OUTBOUND_PREFIX}
+    )
+    return destination
+
+
+def _degradable(destination: ExportDestination, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Raise ExportRefused when a JIS X 0213 destination could not take a value, naming where."""
+    if destination.repertoire != Repertoire.JISX0213:
+        return
+    twins = set(destination.degraded_columns)
+    for number, row in enumerate(rows, start=1):
+        for column, value in zip(header, row, strict=True):
+            if in_jisx0213(value):
+                continue
+            if column not in twins:
+                raise ExportRefused(
+                    f"row {number}, column {column}: a character outside JIS X 0213 for destination "
+                    f"{destination.code}, and the column has no degraded twin (縮退列)"
+                )
+            try:
+                degrade_to_jisx0213(value)
+            except NoSubstitute as exc:
+                raise ExportRefused(f"row {number}, column {column}: {exc}") from exc
+
+
+# --- the outbox -----------------------------------------------------------------------------------------
+
+
+def outbox_put(
+    *, reception_no: str, exports: Sequence[ExportRows], pdf: bytes | None = None
+) -> list[ExportItem]:
+    """Store a finished reception's rows and PDF for export. Call it inside the transaction that finishes the
+    reception; calling it again for the same reception and kind changes nothing.
+
+    Raises UnsafeCsvValue or ExportRefused (naming the reception, row and column) before anything is stored."""
+    items: list[ExportItem] = []
+    for export in exports:
+        destination = destination_for(export.kind)
+        rows, secrets = _rows_sealed(export)
+        for number, row in enumerate(rows, start=1):
+            if len(row) != len(export.header):
+                raise ExportRefused(f"{reception_no}: {export.kind} row {number} does not match its header")
+            for column, value in zip(export.header, row, strict=True):
+                try:
+                    check_cell(value, row=number, column=column)
+                except UnsafeCsvValue as exc:
+                    raise UnsafeCsvValue(f"{reception_no} {export.kind}: {exc}") from exc
+        try:
+            _degradable(destination, export.header, rows)
+        except ExportRefused as exc:
+            raise ExportRefused(f"{reception_no} {export.kind}: {exc}") from exc
+        item, _ = ExportItem.objects.get_or_create(
+            kind=export.kind,
+            reception_no=reception_no,
+            revision=1,
+            defaults={
+                "layout": export.layout,
+                "header": export.header,
+                "rows": rows,
+                "secrets": secrets,
+                "destination": destination,
+            },
+        )
+        items.append(item)
+    if pdf and not ExportDocument.objects.filter(reception_no=reception_no).exists():
+        document = ExportDocument(reception_no=reception_no, sha256=hashlib.sha256(pdf).hexdigest())
+        document.pdf.save(f"{reception_no}.pdf", ContentFile(pdf), save=False)
+        document.save()
+    if items:
+        transaction.on_commit(_flush_if_due)
+    return items
+
+
+def _rows_sealed(export: ExportRows) -> tuple[list[list[str]], str]:
+    """The rows with the secret columns emptied, and those values sealed as one token ("" when none)."""
+    indexes = [i for i, column in enumerate(export.header) if column in export.secret_columns]
+    if not indexes:
+        return [list(row) for row in export.rows], ""
+    rows, hidden = [], {}
+    for number, row in enumerate(export.rows):
+        row = list(row)
+        for index in indexes:
+            if row[index]:
+                hidden[f"{number}:{index}"] = row[index]
+            row[index] = ""
+        rows.append(row)
+    return rows, seal(json.dumps(hidden), purpose=SEAL_PURPOSE) if hidden else ""
+
+
+def _rows_unsealed(item: ExportItem) -> list[list[str]]:
+    rows: list[list[str]] = item.rows
+    if not item.secrets:
+        return rows
+    rows = [list(row) for row in rows]
+    for place, value in json.loads(unseal(item.secrets, purpose=SEAL_PURPOSE)).items():
+        number, index = (int(part) for part in place.split(":"))
+        rows[number][index] = value
+    return rows
+
+
+def _flush_if_due() -> None:
+    pending = ExportItem.objects.filter(status=ExportStatus.PENDING, batch=None).count()
+    if pending < settings.MADOGUCHI_EXPORT_FLUSH_ROWS:
+        return
+    from .tasks import export_flush
+
+    try:
+        export_flush.delay()
+    except Exception:  # the broker may be down: the beat schedule flushes from the outbox later
+        logger.warning("could not queue export_flush; the scheduled flush will pick the rows up")
+
+
+# --- batches --------------------------------------------------------------------------------------------
+
+
+def _batches_form() -> None:
+    """Bind every unbatched pending item to a new batch of its destination (at most
+    MADOGUCHI_EXPORT_BATCH_MAX items each), with its name fixed from now on."""
+    limit = settings.MADOGUCHI_EXPORT_BATCH_MAX
+    for destination_id in (
+        ExportItem.objects.filter(batch=None, status=ExportStatus.PENDING)
+        .values_list("destination_id", flat=True)
+        .distinct()
+    ):
+        while True:
+            with transaction.atomic():
+                destination = ExportDestination.objects.select_for_update().get(pk=destination_id)
+                pks = list(
+                    ExportItem.objects.filter(
+                        batch=None, status=ExportStatus.PENDING, destination=destination
+                    )
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:limit]
+                )
+                if not pks:
+                    break
+                day = timezone.localdate()
+                last = ExportBatch.objects.filter(destination=destination, day=day).aggregate(n=Max("seq"))[
+                    "n"
+                ]
+                batch = ExportBatch.objects.create(destination=destination, day=day, seq=(last or 0) + 1)
+                ExportItem.objects.filter(pk__in=pks, batch=None).update(batch=batch)
+            if len(pks) < limit:
+                break
+
+
+@dataclass
+class _File:
+    name: str
+    kind: str
+    layout: str
+    data: bytes
+    rows: int | None = None
+
+    def manifest_entry(self) -> dict[str, Any]:
+        entry = {
+            "file": self.name,
+            "kind": self.kind,
+            "layout": self.layout,
+            "bytes": len(self.data),
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+        }
+        if self.rows is not None:
+            entry["rows"] = self.rows
+        return entry
+
+
+def _csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]], *, bom: bool) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    data = buffer.getvalue().encode("utf-8")
+    return b"\xef\xbb\xbf" + data if bom else data
+
+
+def _layout_suffix(layout: str) -> str:
+    kind, _, version = layout.rpartition("@")
+    return f"v{version}" if kind and version.isdigit() else "v0"
+
+
+def _batch_files(batch: ExportBatch) -> list[_File]:
+    """The batch's files, manifest excluded: a CSV (and for a JIS X 0213 destination a substitution report) per
+    kind and layout, then each reception's PDF."""
+    destination = batch.destination
+    groups: dict[tuple[str, str], list[ExportItem]] = defaultdict(list)
+    for item in batch.items.exclude(status=ExportStatus.SUPERSEDED).order_by("pk"):
+        groups[(item.kind, item.layout)].append(item)
+    files: list[_File] = []
+    for (kind, layout), items in sorted(groups.items()):
+        header: list[str] = items[0].header
+        rows: list[list[str]] = []
+        for item in items:
+            if item.header != header:
+                raise ExportRefused(
+                    f"{item.reception_no} {kind}: its header differs from its layout {layout}'s"
+                )
+            rows.extend(_rows_unsealed(item))
+        stem = f"{batch.name}_{kind}_{_layout_suffix(layout)}"
+        for number, row in enumerate(
+            rows, start=1
+        ):  # checked at outbox_put; a row stored otherwise is caught
+            for column, value in zip(header, row, strict=True):
+                if value.startswith(FORMULA_PREFIXES):
+                    check_cell(value, row=number, column=column)
+        if destination.repertoire == Repertoire.JISX0213:
+            header, rows, report = _degraded(destination, header, rows)
+            files.append(_File(f"{stem}.substitutions.csv", kind, layout, report))
+        files.append(
+            _File(f"{stem}.csv", kind, layout, _csv_bytes(header, rows, bom=destination.bom), len(rows))
+        )
+    receptions = sorted({item.reception_no for items in groups.values() for item in items})
+    for document in ExportDocument.objects.filter(reception_no__in=receptions).order_by("reception_no"):
+        with document.pdf.open("rb") as handle:
+            data = handle.read()
+        if hashlib.sha256(data).hexdigest() != document.sha256:
+            raise ExportRefused(f"{document.reception_no}: its stored PDF does not match its checksum")
+        files.append(_File(f"pdf/{document.reception_no}.pdf", "pdf", "", data))
+    return files
+
+
+def _degraded(
+    destination: ExportDestination, header: list[str], rows: list[list[str]]
+) -> tuple[list[str], list[list[str]], bytes]:
+    """The header and rows with a ``<column>_JIS`` twin after each degraded column, and the substitution report
+    (受付番号 is the first column of every layout)."""
+    twins = [i for i, column in enumerate(header) if column in destination.degraded_columns]
+    new_header: list[str] = []
+    for i, column in enumerate(header):
+        new_header.append(column)
+        if i in twins:
+            new_header.append(column + JIS_SUFFIX)
+    report: list[list[str]] = []
+    new_rows: list[list[str]] = []
+    for number, row in enumerate(rows, start=1):
+        new_row: list[str] = []
+        for i, value in enumerate(row):
+            new_row.append(value)
+            if i in twins:
+                try:
+                    text, substitutions = degrade_to_jisx0213(value)
+                except NoSubstitute as exc:
+                    raise ExportRefused(f"row {number}, column {header[i]}: {exc}") from exc
+                new_row.append(text)
+                report.extend(_report_lines(row[0], header[i], substitutions))
+            elif not in_jisx0213(value):
+                raise ExportRefused(f"row {number}, column {header[i]}: a character outside JIS X 0213")
+        new_rows.append(new_row)
+    data = _csv_bytes(["受付番号", "列", "元の文字", "符号位置", "代替文字"], report, bom=destination.bom)
+    return new_header, new_rows, data
+
+
+def _report_lines(reception_no: str, column: str, substitutions: list[Substitution]) -> list[list[str]]:
+    return [[reception_no, column, s.original, s.codepoints, s.substitute] for s in substitutions]
+
+
+def _manifest(batch: ExportBatch, files: list[_File]) -> bytes:
+    """The manifest: deterministic for a batch's content, so a rewrite gives the same bytes."""
+    body = {
+        "format": "madoguchi-outbound 1",
+        "batch": batch.name,
+        "destination": batch.destination.code,
+        "created_at": timezone.localtime(batch.created_at).isoformat(),
+        "encoding": "UTF-8 with BOM" if batch.destination.bom else "UTF-8",
+        "receptions": len({item.reception_no for item in batch.items.all()}),
+        "files": [file.manifest_entry() for file in files],
+        "result_file": batch.result_key.rpartition("/")[2],
+    }
+    return (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _batch_write(batch: ExportBatch, storage: ObjectStorage) -> str:
+    files = _batch_files(batch)
+    for file in files:
+        storage.put(batch.prefix + file.name, file.data)
+    manifest = _manifest(batch, files)
+    storage.put(batch.manifest_key, manifest)  # last: the batch is there once this is
+    return hashlib.sha256(manifest).hexdigest()
+
+
+def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
+    """Form batches from the pending items and write every batch not yet written (or asked to be re-sent);
+    return the manifest keys written. One failing batch never holds up the others."""
+    storage = storage or default_storage()
+    _batches_form()
+    written: list[str] = []
+    due = ExportBatch.objects.filter(Q(written_at=None) | Q(resend_requested=True))
+    for batch in due.select_related("destination").order_by("pk"):
+        try:
+            sha256 = _batch_write(batch, storage)
+        except (StorageError, ExportRefused, UnsafeCsvValue, OSError) as exc:
+            ExportBatch.objects.filter(pk=batch.pk).update(
+                attempts=F("attempts") + 1, last_error=str(exc)[:2000]
+            )
+            logger.warning("export batch %s not written yet: %s", batch.name, exc)
+            continue
+        first = batch.written_at is None
+        with transaction.atomic():
+            ExportBatch.objects.filter(pk=batch.pk).update(
+                written_at=batch.written_at or timezone.now(),
+                attempts=F("attempts") + 1,
+                last_error="",
+                manifest_sha256=sha256,
+                resend_requested=False,
+            )
+            batch.items.filter(status=ExportStatus.PENDING).update(status=ExportStatus.SENT)
+            audit_record(
+                actor=None,
+                action=AuditAction.EXPORT,
+                target_type="export_batch",
+                target_ref=batch.name,
+                detail={
+                    "destination": batch.destination.code,
+                    "items": batch.items.count(),
+                    "resend": not first,
+                },
+            )
+        if first:
+            export_written_notify(sorted({no for no in batch.items.values_list("reception_no", flat=True)}))
+        written.append(batch.manifest_key)
+    return written
+
+
+def export_batch_resend(*, batch: ExportBatch, actor: Any) -> None:
+    """Write a batch again at the next flush (the robot lost it, say), under the same keys."""
+    ExportBatch.objects.filter(pk=batch.pk).update(resend_requested=True)
+    audit_record(
+        actor=actor,
+        action=AuditAction.ADMIN,
+        target_type="export_batch",
+        target_ref=batch.name,
+        detail={"action": "resend"},
+    )
+
+
+# --- RPA results ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ResultProblem:
+    line: int
+    reception_no: str
+    reason: str
+
+
+def _result_lines(data: bytes) -> list[tuple[int, str, str, str]]:
+    """The result file's lines as (line number, 受付番号, 結果, メッセージ). Raises ExportRefused naming the line
+    for anything malformed: the file is then rejected whole."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExportRefused(f"byte {exc.start}: the file is not UTF-8") from exc
+    if not text.strip():
+        raise ExportRefused("line 1: the file is empty")
+    if not text.endswith(("\n", "\r")):
+        raise ExportRefused("the last line has no line end: the file may be truncated")
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        raise ExportRefused(f"CSV: {exc}") from exc
+    if tuple(records[0]) != RESULT_HEADER:
+        raise ExportRefused(f"line 1: the header must be {','.join(RESULT_HEADER)}")
+    if len(records) > MAX_RESULT_LINES:
+        raise ExportRefused(f"more than {MAX_RESULT_LINES} lines")
+    lines: list[tuple[int, str, str, str]] = []
+    seen: set[str] = set()
+    for number, record in enumerate(records[1:], start=2):
+        if not record:
+            continue
+        if len(record) != 3:
+            raise ExportRefused(f"line {number}: {len(record)} columns, expected 3")
+        reception_no, result, message = record
+        if not reception_no:
+            raise ExportRefused(f"line {number}: 受付番号 is empty")
+        if result not in RESULT_VALUES:
+            raise ExportRefused(f"line {number}: 結果 must be OK or NG, not {result[:10]!r}")
+        if reception_no in seen:
+            raise ExportRefused(f"line {number}: 受付番号 {reception_no} is listed twice")
+        seen.add(reception_no)
+        lines.append((number, reception_no, result, message))
+    return lines
+
+
+def _report(problems: Sequence[ResultProblem], *, rejected: bool) -> bytes:
+    rows = [[str(p.line), p.reception_no, p.reason] for p in problems[:MAX_REPORTED]]
+    if len(problems) > MAX_REPORTED:
+        rows.append(["", "", f"{len(problems) - MAX_REPORTED} more not listed"])
+    rows.append(
+        ["", "", "the file was rejected: nothing was applied" if rejected else f"{len(problems)} problems"]
+    )
+    return _csv_bytes(["行", "受付番号", "理由"], rows, bom=False)
+
+
+def export_result_apply(*, batch: ExportBatch, data: bytes, storage: ObjectStorage) -> dict[str, int]:
+    """Apply one result file to its batch; return counts (ok, ng, unknown). A malformed file changes nothing and
+    leaves a report (``<batch>.result-report.csv``) and the error on the batch."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        lines = _result_lines(data)
+    except ExportRefused as exc:
+        storage.put(batch.result_report_key, _report([ResultProblem(0, "", str(exc))], rejected=True))
+        ExportBatch.objects.filter(pk=batch.pk).update(
+            result_error=str(exc)[:2000], result_counts={"sha256": sha256}
+        )
+        logger.warning("result file of batch %s rejected: %s", batch.name, exc)
+        return {"ok": 0, "ng": 0, "unknown": 0}
+    problems: list[ResultProblem] = []
+    counts = {"ok": 0, "ng": 0, "unknown": 0}
+    outcomes: list[tuple[str, bool, str]] = []
+    with transaction.atomic():
+        items_by_reception: dict[str, list[ExportItem]] = defaultdict(list)
+        for item in batch.items.select_for_update().exclude(status=ExportStatus.SUPERSEDED):
+            items_by_reception[item.reception_no].append(item)
+        now = timezone.now()
+        for number, reception_no, result, message in lines:
+            items = items_by_reception.get(reception_no)
+            if not items:
+                problems.append(ResultProblem(number, reception_no, "the batch holds no such reception"))
+                counts["unknown"] += 1
+                continue
+            ok = result == "OK"
+            ExportItem.objects.filter(pk__in=[i.pk for i in items]).update(
+                status=ExportStatus.OK if ok else ExportStatus.NG,
+                message=message[:300],
+                acknowledged_at=now,
+                **({"secrets": "", "secrets_purged_at": now} if ok else {}),
+            )
+            counts["ok" if ok else "ng"] += 1
+            outcomes.append((reception_no, ok, message[:300]))
+        ExportBatch.objects.filter(pk=batch.pk).update(
+            result_read_at=now, result_error="", result_counts={**counts, "sha256": sha256}
+        )
+        audit_record(
+            actor=None,
+            action=AuditAction.IMPORT,
+            target_type="export_result",
+            target_ref=batch.name,
+            detail=counts,
+        )
+    if problems:
+        storage.put(batch.result_report_key, _report(problems, rejected=False))
+    for reception_no, ok, message in outcomes:
+        export_result_notify(reception_no, ok, message)
+    _documents_purge()
+    return counts
+
+
+def export_results_pickup(*, storage: ObjectStorage | None = None) -> int:
+    """Read the result file of every written batch that has none applied yet; return how many were applied.
+    A file already rejected is read again only once the robot has replaced it."""
+    storage = storage or default_storage()
+    applied = 0
+    waiting = ExportBatch.objects.filter(written_at__isnull=False, result_read_at=None).select_related(
+        "destination"
+    )
+    for batch in waiting.order_by("pk"):
+        try:
+            if not storage.exists(batch.result_key):
+                continue
+            data = storage.get(batch.result_key)
+        except StorageError as exc:
+            logger.warning("result file of batch %s not read: %s", batch.name, exc)
+            continue
+        if batch.result_counts.get("sha256") == hashlib.sha256(data).hexdigest():
+            continue  # the rejected file is still there
+        export_result_apply(batch=batch, data=data, storage=storage)
+        applied += 1
+    return applied
+
+
+# --- corrections ----------------------------------------------------------------------------------------
+
+
+def export_item_correct(*, item: ExportItem, rows: list[list[str]], actor: Any) -> ExportItem:
+    """Re-export a refused (NG) item with corrected rows as a new revision, which supersedes it. The sealed
+    columns are carried over unchanged (nobody sees or types the individual number here).
+
+    Raises ExportRefused or UnsafeCsvValue, naming the row and column, and changes nothing."""
+    with transaction.atomic():
+        locked = ExportItem.objects.select_for_update().get(pk=item.pk)
+        if locked.status != ExportStatus.NG:
+            raise ExportRefused(f"{locked.reception_no} {locked.kind}: only a refused row can be corrected")
+        if len(rows) != len(locked.rows) or any(len(row) != len(locked.header) for row in rows):
+            raise ExportRefused(
+                f"{locked.reception_no} {locked.kind}: the corrected rows do not match the layout"
+            )
+        sealed = _sealed_places(locked)
+        for number, row in enumerate(rows, start=1):
+            for index, (column, value) in enumerate(zip(locked.header, row, strict=True)):
+                if (number - 1, index) in sealed:
+                    row[index] = ""
+                else:
+                    check_cell(value, row=number, column=column)
+        _degradable(locked.destination, locked.header, rows)
+        newer = ExportItem.objects.create(
+            kind=locked.kind,
+            reception_no=locked.reception_no,
+            revision=locked.revision + 1,
+            layout=locked.layout,
+            header=locked.header,
+            rows=rows,
+            secrets=locked.secrets,
+            destination=locked.destination,
+        )
+        changed = sorted(
+            {
+                locked.header[index]
+                for old, new in zip(locked.rows, rows, strict=True)
+                for index, (a, b) in enumerate(zip(old, new, strict=True))
+                if a != b
+            }
+        )
+        locked.status, locked.secrets = ExportStatus.SUPERSEDED, ""
+        locked.save(update_fields=["status", "secrets"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.ADMIN,
+            target_type="export_item",
+            target_ref=locked.reception_no,
+            detail={"action": "correct", "kind": locked.kind, "revision": newer.revision, "columns": changed},
+        )
+        transaction.on_commit(lambda: export_requeued_notify(locked.reception_no))
+    return newer
+
+
+def _sealed_places(item: ExportItem) -> set[tuple[int, int]]:
+    if not item.secrets:
+        return set()
+    places = json.loads(unseal(item.secrets, purpose=SEAL_PURPOSE))
+    return {(int(a), int(b)) for a, b in (place.split(":") for place in places)}
+
+
+def export_item_sealed_columns(item: ExportItem) -> set[tuple[int, int]]:
+    """(row, column) indexes of the item's sealed values, which the correction page shows as hidden."""
+    return _sealed_places(item)
+
+
+# --- retention ------------------------------------------------------------------------------------------
+
+
+def export_secrets_purge(*, now: dt.datetime | None = None) -> int:
+    """Purge sealed secrets (the individual number) of rows acknowledged OK, and of every row older than
+    MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS; return how many rows lost theirs."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS)
+    purged = (
+        ExportItem.objects.exclude(secrets="")
+        .filter(Q(status__in=[ExportStatus.OK, ExportStatus.SUPERSEDED]) | Q(created_at__lt=cutoff))
+        .update(secrets="", secrets_purged_at=now)
+    )
+    _documents_purge(now=now)
+    return purged
+
+
+def _documents_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete the PDFs of receptions whose every current row is acknowledged OK, and every PDF older than
+    MADOGUCHI_EXPORT_RETENTION_DAYS."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.MADOGUCHI_EXPORT_RETENTION_DAYS)
+    open_receptions = ExportItem.objects.exclude(
+        status__in=[ExportStatus.OK, ExportStatus.SUPERSEDED]
+    ).values("reception_no")
+    done = ExportDocument.objects.exclude(reception_no__in=open_receptions).filter(
+        reception_no__in=ExportItem.objects.values("reception_no")
+    )
+    deleted = 0
+    for document in [*done, *ExportDocument.objects.filter(created_at__lt=cutoff)]:
+        document.pdf.delete(save=False)
+        deleted += ExportDocument.objects.filter(pk=document.pk).delete()[0]
+    return deleted
