@@ -419,7 +419,9 @@ def test_impossible_days_are_not_found(supervisor_client: Client, url: str) -> N
 
 
 def export_rows(reception_no: str, kind: str) -> None:
-    outbox_put(reception_no=reception_no, exports=[ExportRows(kind, f"{kind}@1", ["受付番号"], [[reception_no]])])
+    outbox_put(
+        reception_no=reception_no, exports=[ExportRows(kind, f"{kind}@1", ["受付番号"], [[reception_no]])]
+    )
 
 
 def test_a_written_export_makes_its_receptions_linked(

@@ -4,6 +4,7 @@ destinations (BOM, JIS X 0213 with degraded columns); RPA results; corrections; 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -189,7 +190,9 @@ def test_a_destination_with_bom(storage: Recording) -> None:
 
 def test_kinds_go_to_the_destination_that_names_them(storage: Recording) -> None:
     ExportDestination.objects.create(code="core", name="基幹", prefix="core/")
-    ExportDestination.objects.create(code="card", name="カード", prefix="card/", kinds=["std_kojin_bango_card"])
+    ExportDestination.objects.create(
+        code="card", name="カード", prefix="card/", kinds=["std_kojin_bango_card"]
+    )
     put("R1", rows_of("R1"), card_face("R1"))
     keys = export_flush(storage=storage)
     assert sorted(key.split("/")[0] for key in keys) == ["card", "core"]
@@ -245,7 +248,7 @@ def _sent(storage: Recording, *receptions: str) -> ExportBatch:
     for reception_no in receptions:
         put(reception_no, rows_of(reception_no), card_face(reception_no))
     export_flush(storage=storage)
-    return ExportBatch.objects.order_by("-pk").first()
+    return ExportBatch.objects.order_by("-pk")[0]
 
 
 def _result(storage: Recording, batch: ExportBatch, text: str) -> None:
@@ -258,7 +261,9 @@ def test_results_acknowledge_ok_and_refuse_ng(storage: Recording, answers: list)
     assert export_results_pickup(storage=storage) == 1
     statuses = dict(ExportItem.objects.filter(kind="juminido").values_list("reception_no", "status"))
     assert statuses == {"R1": ExportStatus.OK, "R2": ExportStatus.NG}
-    assert ExportItem.objects.get(kind="juminido", reception_no="R2").message == "生年月日が住基と一致しません"
+    assert (
+        ExportItem.objects.get(kind="juminido", reception_no="R2").message == "生年月日が住基と一致しません"
+    )
     assert answers == [("R1", True, ""), ("R2", False, "生年月日が住基と一致しません")]
     batch.refresh_from_db()
     assert batch.result_counts["ok"] == 1 and batch.result_counts["ng"] == 1 and batch.result_read_at
@@ -342,7 +347,9 @@ def test_a_refused_reception_is_corrected_and_exported_again(storage: Recording,
         export_item_correct(item=newer, rows=[["R1", "x", "y"]], actor=admin)
 
 
-def test_a_correction_keeps_the_sealed_number_and_checks_values(storage: Recording, django_user_model) -> None:
+def test_a_correction_keeps_the_sealed_number_and_checks_values(
+    storage: Recording, django_user_model
+) -> None:
     admin = django_user_model.objects.create_user("admin1")
     batch = _sent(storage, "R1")
     _result(storage, batch, "受付番号,結果,メッセージ\r\nR1,NG,氏名の誤り\r\n")
@@ -354,6 +361,7 @@ def test_a_correction_keeps_the_sealed_number_and_checks_values(storage: Recordi
     newer = export_item_correct(item=card, rows=[["R1", "窓口　花子", "999999999999"]], actor=admin)
     export_flush(storage=storage)
     newer.refresh_from_db()
+    assert newer.batch_id is not None
     second = ExportBatch.objects.get(pk=newer.batch_id)
     assert csv_rows(storage.get(f"{second.prefix}{second.name}_std_kojin_bango_card_v1.csv"))[1] == [
         "R1",
@@ -382,6 +390,6 @@ def test_the_individual_number_is_purged_after_its_retention_even_without_an_ans
 ) -> None:
     _sent(storage, "R1")
     assert export_secrets_purge() == 0
-    later = timezone.now() + timezone.timedelta(days=settings.MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS + 1)
+    later = timezone.now() + dt.timedelta(days=settings.MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS + 1)
     assert export_secrets_purge(now=later) == 1
     assert not ExportItem.objects.exclude(secrets="").exists()
