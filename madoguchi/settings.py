@@ -123,7 +123,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_ROOT = VAR_DIR / "media"
+# Files the app keeps (print jobs' PDFs, the outbox's PDFs): shared by the web and the workers.
+MEDIA_ROOT = env.path("MADOGUCHI_MEDIA_ROOT", default=VAR_DIR / "media")
 MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -22,7 +22,7 @@ import pytest
 from django.conf import settings
 
 from counters.models import CounterSession, SessionState
-from tests.conftest import IVS_NAME
+from tests.conftest import IVS_NAME, database_dump
 from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import ROOT, celery_argv
 from tests.factories import PASSWORD, CounterFactory, TerminalFactory, atena
@@ -125,6 +125,7 @@ def desk(live_server, spawn, tmp_path: Path, settings) -> Counter:
             "--without-gossip",
             "--without-mingle",
         ),
+        MADOGUCHI_EXPORT_FLUSH_ROWS="1",  # flush as soon as a reception is finished
     )
     return Counter(counter=counter, agent=agent, worker=worker, printed=printed)
 
@@ -426,12 +427,21 @@ def test_tennyu_household_of_three_with_card_signature_print_and_export(
 
     outbound = Path(settings.OBJECT_STORAGE["LOCAL_ROOT"]) / settings.OUTBOUND_PREFIX
 
-    def exported() -> bytes | None:
-        data = b"".join(path.read_bytes() for path in outbound.rglob("*.csv")) if outbound.exists() else b""
-        return data if reception_no.encode() in data else None
+    def exported() -> dict[str, bytes] | None:
+        # A batch is there once its manifest is (written last).
+        manifests = list(outbound.rglob("*.manifest.json")) if outbound.exists() else []
+        files = {p.name: p.read_bytes() for m in manifests for p in m.parent.rglob("*") if p.is_file()}
+        return files if any(reception_no.encode() in data for data in files.values()) else None
 
-    data = _wait_for(exported, 60, "the exported CSV", (desk.agent, desk.worker))
-    assert "窓口".encode() in data
+    files = _wait_for(exported, 60, "the exported batch", (desk.agent, desk.worker))
+    by_kind = {name.split("_", 1)[1].rsplit("_v", 1)[0]: data for name, data in files.items() if "_" in name}
+    assert "窓口".encode() in by_kind["juminido"]
+    # The standard 住民異動届: a row per person moving (the household of three); the card face with the
+    # individual number read from the card, which the database holds only sealed.
+    assert by_kind["std_jumin_ido"].count(reception_no.encode()) == 3
+    assert CARD["individual_number"].encode() in by_kind["std_kojin_bango_card"]
+    assert f"pdf/{reception_no}.pdf" in files[next(n for n in files if n.endswith(".manifest.json"))].decode()
+    assert CARD["individual_number"] not in database_dump()
 
 
 def test_juminhyo_certificate_request_through_the_tablet(
