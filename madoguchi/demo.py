@@ -67,6 +67,8 @@ def web_command(port: str) -> list[str]:
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
+    # The demo shows a reception's batch as soon as it is finished (a city flushes on a schedule: docs/outbound.md).
+    os.environ.setdefault("MADOGUCHI_EXPORT_FLUSH_ROWS", "1")
     port = os.environ.get("MADOGUCHI_DEMO_PORT", "8000")
     url = f"http://127.0.0.1:{port}"
     var = broker.var_dir()
