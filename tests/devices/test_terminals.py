@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +28,7 @@ from devices.models import (
     TerminalNonce,
 )
 from madoguchi.audit.models import AuditEvent
+from tests.conftest import database_dump
 from tests.factories import CounterFactory, TerminalFactory, UserFactory
 
 from .signed import signed_post
@@ -48,15 +48,6 @@ def _register(terminal: str, code: str) -> Any:
         json.dumps({"terminal": terminal, "code": code}),
         content_type="application/json",
     )
-
-
-def _database_dump() -> str:
-    rows: list[str] = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            cursor.execute(f'SELECT * FROM "{table}"')
-            rows += [repr(row) for row in cursor.fetchall()]
-    return "\n".join(rows)
 
 
 def _heartbeat(**devices: str) -> dict[str, Any]:
@@ -86,7 +77,7 @@ def test_an_admin_creates_a_terminal_and_its_agent_registers_once_with_the_code(
     assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code) and not set(code) & set("01ILO")
     terminal = Terminal.objects.get(code="K01")
     assert terminal.location == "1階" and terminal.registered_at is None
-    assert code.replace("-", "") not in _database_dump()  # only the code's keyed hash is kept
+    assert code.replace("-", "") not in database_dump()  # only the code's keyed hash is kept
 
     registered = _register("K01", code.lower())  # typed in lower case, with the hyphens: still the code
     assert registered.status_code == 200, registered.content

@@ -17,7 +17,6 @@ import pytest
 import requests
 import uvicorn
 from django.contrib.auth.hashers import check_password
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +29,7 @@ from madoguchi.accounts.models import CardLogin, StaffCard, User
 from madoguchi.accounts.terminal_binding import COOKIE
 from madoguchi.audit.models import AuditEvent
 
-from ..conftest import free_port
+from ..conftest import database_dump, free_port
 from ..factories import PASSWORD, TerminalFactory, UserFactory
 
 PIN = "730519"
@@ -507,16 +506,6 @@ def test_a_system_admin_registers_a_card_in_the_user_admin(admin_user: User, db:
 # --- never kept, never logged --------------------------------------------------------------------------------
 
 
-def _database_text() -> str:
-    """Every row of every table, as text."""
-    chunks = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(f'SELECT * FROM "{table}"')  # table names from the introspection
-            chunks.append(repr(cursor.fetchall()))
-    return "\n".join(chunks)
-
-
 def test_the_pin_and_the_card_id_are_neither_logged_nor_stored(
     counter_pc: Client, terminal: Terminal, staff: User, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -534,7 +523,7 @@ def test_the_pin_and_the_card_id_are_neither_logged_nor_stored(
     assert check_password("864200", staff.card_pin_hash)
 
     logged = caplog.text + repr([record.args for record in caplog.records])
-    stored = _database_text()
+    stored = database_dump()
     assert caplog.records  # the requests were logged at all, so the check below can fail
     for secret in (PIN, "195037", "864200", CARD_ID, CARD_ID.lower(), "AABBCCDDEEFF0011"):
         assert secret not in logged, secret
