@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
-from madoguchi.fieldcrypt import seal, unseal
+from madoguchi.fieldcrypt import SealBroken, seal, unseal
 from madoguchi.moji.csvsafe import FORMULA_PREFIXES, UnsafeCsvValue, check_cell
 from madoguchi.moji.jis import NoSubstitute, Substitution, degrade_to_jisx0213, in_jisx0213
 
@@ -55,7 +55,7 @@ from .storage import ObjectStorage, StorageError, default_storage
 
 logger = logging.getLogger(__name__)
 
-SEAL_PURPOSE = "individual_number"
+SEAL_PURPOSE = "outbox_secrets"
 RESULT_HEADER = ("受付番号", "結果", "メッセージ")
 RESULT_VALUES = ("OK", "NG")
 MAX_RESULT_LINES = 100_000
@@ -187,8 +187,14 @@ def _rows_unsealed(item: ExportItem) -> list[list[str]]:
     rows: list[list[str]] = item.rows
     if not item.secrets:
         return rows
+    try:
+        hidden = json.loads(unseal(item.secrets, purpose=SEAL_PURPOSE))
+    except SealBroken:
+        # MADOGUCHI_DATA_KEY changed or lost: the cells stay empty rather than the batch never leaving.
+        logger.error("outbox item %s: its sealed values cannot be opened; exported empty", item.pk)
+        return rows
     rows = [list(row) for row in rows]
-    for place, value in json.loads(unseal(item.secrets, purpose=SEAL_PURPOSE)).items():
+    for place, value in hidden.items():
         number, index = (int(part) for part in place.split(":"))
         rows[number][index] = value
     return rows
@@ -624,7 +630,10 @@ def export_item_correct(*, item: ExportItem, rows: list[list[str]], actor: Any) 
 def _sealed_places(item: ExportItem) -> set[tuple[int, int]]:
     if not item.secrets:
         return set()
-    places = json.loads(unseal(item.secrets, purpose=SEAL_PURPOSE))
+    try:
+        places = json.loads(unseal(item.secrets, purpose=SEAL_PURPOSE))
+    except SealBroken:
+        return set()
     return {(int(a), int(b)) for a, b in (place.split(":") for place in places)}
 
 

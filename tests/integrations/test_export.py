@@ -393,3 +393,17 @@ def test_the_individual_number_is_purged_after_its_retention_even_without_an_ans
     later = timezone.now() + dt.timedelta(days=settings.MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS + 1)
     assert export_secrets_purge(now=later) == 1
     assert not ExportItem.objects.exclude(secrets="").exists()
+
+
+def test_a_number_sealed_under_a_lost_key_is_exported_empty_rather_than_holding_the_batch(
+    storage: Recording, settings
+) -> None:
+    put("R1", card_face("R1"))
+    settings.MADOGUCHI_DATA_KEY = "a2V5IG9mIGFub3RoZXIgaW5zdGFsbGF0aW9uIDMyYnk="  # another 32-byte key
+    assert len(export_flush(storage=storage)) == 1
+    batch = ExportBatch.objects.get()
+    assert csv_rows(storage.get(f"{batch.prefix}{batch.name}_std_kojin_bango_card_v1.csv"))[1] == [
+        "R1",
+        "窓口　花子",
+        "",
+    ]
