@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -22,7 +22,6 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
-from madoguchi.fieldcrypt import SealBroken
 from madoguchi.moji.csvsafe import UnsafeCsvValue
 
 from . import outbound, services
@@ -191,7 +190,6 @@ class ColumnMappingAdmin(admin.ModelAdmin):
 NAME_SEPARATORS = re.compile(r"[,，、]")
 ITEMS_SHOWN = 500  # of a batch's items on its page; the item list shows them all
 SEALED_TEXT = _("（暗号化のため表示しません）")
-SEAL_BROKEN_TEXT = _("暗号化された値を復号できません。MADOGUCHI_DATA_KEY の設定を確認してください。")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 PLACE_NAMED = re.compile(r"row (?P<row>\d+), column (?P<column>.+?): ")  # as outbound's refusals name a cell
 
@@ -242,16 +240,7 @@ class ExportDestinationForm(forms.ModelForm):
         # Batch keys are the prefix followed by the date folder, so it must be a folder of the storage.
         if not prefix.endswith("/") or prefix.startswith("/") or ".." in prefix.split("/") or "\\" in prefix:
             raise forms.ValidationError(_("「outbound/」のように、「/」で終わる相対パスにしてください。"))
-        # A batch's keys are made from its destination's prefix as it is now: moving it would strand a batch
-        # still to be written, re-sent or answered.
-        if self.instance.pk and prefix != self.instance.prefix:
-            open_batches = self.instance.batches.filter(
-                Q(written_at=None) | Q(resend_requested=True) | Q(result_read_at=None)
-            )
-            if open_batches.exists():
-                raise forms.ValidationError(
-                    _("出力前・再送待ち・結果待ちのバッチがあるため、プレフィックスは変更できません。")
-                )
+        # Batches keep the prefix they were formed with; a new prefix is for the batches formed from now on.
         return prefix
 
     def clean(self) -> dict[str, Any]:
@@ -472,9 +461,23 @@ class ExportBatchAdmin(OutboxDisplays, admin.ModelAdmin):
     def resend(self, request: HttpRequest, queryset: QuerySet[ExportBatch]) -> None:
         """Write the selected batches again, under the same keys, at the next flush. A batch not yet written is
         written by that flush anyway."""
-        written = list(queryset.exclude(written_at=None))
-        for batch in written:
-            outbound.export_batch_resend(batch=batch, actor=request.user)
+        written, refused = [], []
+        for batch in queryset.exclude(written_at=None):
+            try:
+                outbound.export_batch_resend(batch=batch, actor=request.user)
+            except outbound.ExportRefused:
+                refused.append(batch)
+            else:
+                written.append(batch)
+        if refused:
+            self.message_user(
+                request,
+                gettext(
+                    "%(names)s は結果を取り込み済みのため再送しません（取込エラーの行は訂正して再出力してください）。"
+                )
+                % {"names": "、".join(b.name for b in refused)},
+                messages.WARNING,
+            )
         if written:
             self.message_user(
                 request,
@@ -482,7 +485,7 @@ class ExportBatchAdmin(OutboxDisplays, admin.ModelAdmin):
                 % {"names": "、".join(b.name for b in written)},
                 messages.SUCCESS,
             )
-        skipped = queryset.count() - len(written)
+        skipped = queryset.count() - len(written) - len(refused)
         if skipped:
             self.message_user(
                 request,
@@ -654,11 +657,7 @@ class ExportItemAdmin(OutboxDisplays, admin.ModelAdmin):
                 messages.WARNING,
             )
             return redirect(change_url)
-        try:
-            sealed = outbound.export_item_sealed_columns(item)
-        except SealBroken:
-            self.message_user(request, SEAL_BROKEN_TEXT, messages.ERROR)
-            return redirect(change_url)
+        sealed = outbound.export_item_sealed_columns(item)
         form = ExportItemCorrectionForm(
             request.POST if request.method == "POST" else None, item=item, sealed=sealed
         )
@@ -667,8 +666,6 @@ class ExportItemAdmin(OutboxDisplays, admin.ModelAdmin):
                 outbound.export_item_correct(item=item, rows=form.corrected_rows(), actor=request.user)
             except (outbound.ExportRefused, UnsafeCsvValue) as error:
                 form.mark_cell(str(error))
-            except SealBroken:
-                form.add_error(None, SEAL_BROKEN_TEXT)
             else:
                 self.message_user(
                     request,

@@ -251,6 +251,8 @@ class ExportBatch(models.Model):
     destination = models.ForeignKey(ExportDestination, on_delete=models.PROTECT, related_name="batches")
     day = models.DateField(_("日付"))
     seq = models.PositiveIntegerField(_("連番"))
+    # Where its objects go, fixed when the batch forms: a destination's later prefix is for later batches.
+    prefix = models.CharField(_("出力先"), max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
     written_at = models.DateTimeField(_("出力日時"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("試行回数"), default=0)
@@ -272,10 +274,6 @@ class ExportBatch(models.Model):
     @property
     def name(self) -> str:
         return f"{self.day:%Y%m%d}-{self.seq:04d}"
-
-    @property
-    def prefix(self) -> str:
-        return f"{self.destination.prefix}{self.day:%Y%m%d}/{self.name}/"
 
     @property
     def manifest_key(self) -> str:
@@ -331,6 +329,8 @@ class ExportItem(models.Model):
     header = models.JSONField()
     rows = models.JSONField()
     secrets = models.TextField(blank=True)
+    # The indexes of the columns whose values are only ever stored sealed (e.g. 個人番号), sealed or not.
+    sealed_columns = models.JSONField(default=list, blank=True)
     secrets_purged_at = models.DateTimeField(null=True, blank=True)
     destination = models.ForeignKey(ExportDestination, on_delete=models.PROTECT, related_name="items")
     batch = models.ForeignKey(

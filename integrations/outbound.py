@@ -61,6 +61,7 @@ RESULT_VALUES = ("OK", "NG")
 MAX_RESULT_LINES = 100_000
 MAX_REPORTED = 1_000
 JIS_SUFFIX = "_JIS"
+UNSEALABLE = "暗号化された値を復号できず、空欄で出力しました（MADOGUCHI_DATA_KEY を確認してください）"
 
 
 class ExportRefused(ValueError):
@@ -154,6 +155,9 @@ def outbox_put(
                 "header": export.header,
                 "rows": rows,
                 "secrets": secrets,
+                "sealed_columns": [
+                    i for i, column in enumerate(export.header) if column in export.secret_columns
+                ],
                 "destination": destination,
             },
         )
@@ -190,8 +194,10 @@ def _rows_unsealed(item: ExportItem) -> list[list[str]]:
     try:
         hidden = json.loads(unseal(item.secrets, purpose=SEAL_PURPOSE))
     except SealBroken:
-        # MADOGUCHI_DATA_KEY changed or lost: the cells stay empty rather than the batch never leaving.
+        # MADOGUCHI_DATA_KEY changed or lost: the cells stay empty rather than the batch never leaving; the item
+        # says so in the admin.
         logger.error("outbox item %s: its sealed values cannot be opened; exported empty", item.pk)
+        ExportItem.objects.filter(pk=item.pk).update(message=UNSEALABLE)
         return rows
     rows = [list(row) for row in rows]
     for place, value in hidden.items():
@@ -240,7 +246,13 @@ def _batches_form() -> None:
                 last = ExportBatch.objects.filter(destination=destination, day=day).aggregate(n=Max("seq"))[
                     "n"
                 ]
-                batch = ExportBatch.objects.create(destination=destination, day=day, seq=(last or 0) + 1)
+                seq = (last or 0) + 1
+                batch = ExportBatch.objects.create(
+                    destination=destination,
+                    day=day,
+                    seq=seq,
+                    prefix=f"{destination.prefix}{day:%Y%m%d}/{day:%Y%m%d}-{seq:04d}/",
+                )
                 ExportItem.objects.filter(pk__in=pks, batch=None).update(batch=batch)
             if len(pks) < limit:
                 break
@@ -364,7 +376,9 @@ def _manifest(batch: ExportBatch, files: list[_File]) -> bytes:
         "destination": batch.destination.code,
         "created_at": timezone.localtime(batch.created_at).isoformat(),
         "encoding": "UTF-8 with BOM" if batch.destination.bom else "UTF-8",
-        "receptions": len({item.reception_no for item in batch.items.all()}),
+        "receptions": len(
+            set(batch.items.exclude(status=ExportStatus.SUPERSEDED).values_list("reception_no", flat=True))
+        ),
         "files": [file.manifest_entry() for file in files],
         "result_file": batch.result_key.rpartition("/")[2],
     }
@@ -424,7 +438,16 @@ def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
 
 
 def export_batch_resend(*, batch: ExportBatch, actor: Any) -> None:
-    """Write a batch again at the next flush (the robot lost it, say), under the same keys."""
+    """Write a written batch again at the next flush (the robot lost it, say), under the same keys.
+
+    Raises ExportRefused for a batch whose result was already read: the core system has its rows, and sending
+    them again would have them keyed in twice (a refused row is corrected and re-exported instead)."""
+    if batch.result_read_at is not None:
+        raise ExportRefused(
+            f"{batch.name}: its result was read; correct refused rows and re-export them instead"
+        )
+    if batch.written_at is None:
+        raise ExportRefused(f"{batch.name}: not written yet; the next flush writes it")
     ExportBatch.objects.filter(pk=batch.pk).update(resend_requested=True)
     audit_record(
         actor=actor,
@@ -588,11 +611,11 @@ def export_item_correct(*, item: ExportItem, rows: list[list[str]], actor: Any) 
             raise ExportRefused(
                 f"{locked.reception_no} {locked.kind}: the corrected rows do not match the layout"
             )
-        sealed = _sealed_places(locked)
+        sealed = set(locked.sealed_columns)
         for number, row in enumerate(rows, start=1):
             for index, (column, value) in enumerate(zip(locked.header, row, strict=True)):
-                if (number - 1, index) in sealed:
-                    row[index] = ""
+                if index in sealed:
+                    row[index] = ""  # never typed here: the sealed value is carried over
                 else:
                     check_cell(value, row=number, column=column)
         _degradable(locked.destination, locked.header, rows)
@@ -604,6 +627,7 @@ def export_item_correct(*, item: ExportItem, rows: list[list[str]], actor: Any) 
             header=locked.header,
             rows=rows,
             secrets=locked.secrets,
+            sealed_columns=locked.sealed_columns,
             destination=locked.destination,
         )
         changed = sorted(
@@ -627,19 +651,10 @@ def export_item_correct(*, item: ExportItem, rows: list[list[str]], actor: Any) 
     return newer
 
 
-def _sealed_places(item: ExportItem) -> set[tuple[int, int]]:
-    if not item.secrets:
-        return set()
-    try:
-        places = json.loads(unseal(item.secrets, purpose=SEAL_PURPOSE))
-    except SealBroken:
-        return set()
-    return {(int(a), int(b)) for a, b in (place.split(":") for place in places)}
-
-
 def export_item_sealed_columns(item: ExportItem) -> set[tuple[int, int]]:
-    """(row, column) indexes of the item's sealed values, which the correction page shows as hidden."""
-    return _sealed_places(item)
+    """(row, column) indexes of the item's sealed cells, which the correction page shows as hidden. Known from
+    the layout, not from the sealed value: nothing is decrypted to show the page."""
+    return {(number, index) for number in range(len(item.rows)) for index in item.sealed_columns}
 
 
 # --- retention ------------------------------------------------------------------------------------------

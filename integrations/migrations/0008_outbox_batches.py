@@ -81,6 +81,7 @@ class Migration(migrations.Migration):
                 ),
                 ("day", models.DateField(verbose_name="日付")),
                 ("seq", models.PositiveIntegerField(verbose_name="連番")),
+                ("prefix", models.CharField(max_length=300, verbose_name="出力先")),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("written_at", models.DateTimeField(blank=True, null=True, verbose_name="出力日時")),
                 ("attempts", models.PositiveIntegerField(default=0, verbose_name="試行回数")),
@@ -120,6 +121,7 @@ class Migration(migrations.Migration):
                 ("header", models.JSONField()),
                 ("rows", models.JSONField()),
                 ("secrets", models.TextField(blank=True)),
+                ("sealed_columns", models.JSONField(blank=True, default=list)),
                 ("secrets_purged_at", models.DateTimeField(blank=True, null=True)),
                 (
                     "status",

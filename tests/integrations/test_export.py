@@ -407,3 +407,25 @@ def test_a_number_sealed_under_a_lost_key_is_exported_empty_rather_than_holding_
         "窓口　花子",
         "",
     ]
+
+
+def test_a_sealed_column_is_never_typed_even_when_it_was_empty(storage: Recording, django_user_model) -> None:
+    admin = django_user_model.objects.create_user("admin1")
+    put("R1", card_face("R1", number=""))
+    batch = _sent(storage)
+    _result(storage, batch, "受付番号,結果,メッセージ\r\nR1,NG,個人番号がありません\r\n")
+    export_results_pickup(storage=storage)
+    card = ExportItem.objects.get(kind="std_kojin_bango_card")
+    newer = export_item_correct(item=card, rows=[["R1", "窓口　花子", NUMBER]], actor=admin)
+    assert newer.rows == [["R1", "窓口　花子", ""]] and NUMBER not in database_dump()
+
+
+def test_a_batch_whose_result_was_read_is_not_re_sent(storage: Recording, django_user_model) -> None:
+    admin = django_user_model.objects.create_user("admin1")
+    batch = _sent(storage, "R1")
+    _result(storage, batch, "受付番号,結果,メッセージ\r\nR1,OK,\r\n")
+    export_results_pickup(storage=storage)
+    batch.refresh_from_db()
+    with pytest.raises(ExportRefused, match="its result was read"):
+        export_batch_resend(batch=batch, actor=admin)
+    assert not ExportBatch.objects.filter(resend_requested=True).exists()

@@ -311,16 +311,21 @@ def test_two_active_destinations_cannot_take_the_same_kind(admin_client: Client)
     assert ExportDestination.objects.count() == 1
 
 
-def test_a_prefix_cannot_move_under_a_batch_awaiting_its_result(
+def test_a_new_prefix_is_for_later_batches_and_a_sent_batch_keeps_its_own(
     admin_client: Client, local_storage: LocalFolderStorage
 ) -> None:
-    sent(local_storage)
+    first = sent(local_storage)
     destination = ExportDestination.objects.get()
     form = {"code": destination.code, "name": destination.name, "repertoire": "mj", "active": "on"}
     change = reverse("admin:integrations_exportdestination_change", args=[destination.pk])
-    response = admin_client.post(change, {**form, "prefix": "moved/"})
-    assert "プレフィックスは変更できません" in response.content.decode()
-    assert ExportDestination.objects.get().prefix == destination.prefix
+    assert admin_client.post(change, {**form, "prefix": "moved/"}).status_code == 302
+    first.refresh_from_db()
+    assert first.prefix.startswith(destination.prefix) and first.result_key.startswith(destination.prefix)
+    local_storage.put(first.result_key, "受付番号,結果,メッセージ\r\nR1,OK,\r\n".encode())
+    assert export_results_pickup(storage=local_storage) == 1  # read where it was sent
+    outbox_put(reception_no="R9", exports=[ExportRows("juminido", "juminido@1", ["受付番号"], [["R9"]])])
+    (key,) = export_flush(storage=local_storage)
+    assert key.startswith("moved/")
 
 
 def test_the_correction_page_warns_when_the_sealed_number_is_gone(
@@ -330,4 +335,5 @@ def test_the_correction_page_warns_when_the_sealed_number_is_gone(
     card = ExportItem.objects.get(kind="std_kojin_bango_card")
     ExportItem.objects.filter(pk=card.pk).update(secrets="", secrets_purged_at=card.created_at)
     page = admin_client.get(correct_url(card)).content.decode()
-    assert "消去済みです" in page and SEALED not in page
+    # The column stays closed (it is known from the layout), and the admin is told it will go out empty.
+    assert "消去済みです" in page and SEALED in page
