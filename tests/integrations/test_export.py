@@ -429,3 +429,20 @@ def test_a_batch_whose_result_was_read_is_not_re_sent(storage: Recording, django
     with pytest.raises(ExportRefused, match="its result was read"):
         export_batch_resend(batch=batch, actor=admin)
     assert not ExportBatch.objects.filter(resend_requested=True).exists()
+
+
+def test_a_flush_is_queued_once_enough_rows_wait(settings, django_capture_on_commit_callbacks) -> None:
+    from tests.devices.broker_messages import QueueMessages
+
+    settings.MADOGUCHI_EXPORT_FLUSH_ROWS = 2
+    queue = QueueMessages("exports")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            put("R1")
+        assert queue.new() == []
+        with django_capture_on_commit_callbacks(execute=True):
+            put("R2")
+        (message,) = queue.new()
+        assert message["headers"]["task"] == "integrations.tasks.export_flush"
+    finally:
+        queue.drop_new()
