@@ -133,10 +133,11 @@ def outbox_put(
     items: list[ExportItem] = []
     for export in exports:
         destination = destination_for(export.kind)
-        rows, secrets = _rows_sealed(export)
-        for number, row in enumerate(rows, start=1):
+        for number, row in enumerate(export.rows, start=1):
             if len(row) != len(export.header):
                 raise ExportRefused(f"{reception_no}: {export.kind} row {number} does not match its header")
+        rows, secrets = _rows_sealed(export)
+        for number, row in enumerate(rows, start=1):
             for column, value in zip(export.header, row, strict=True):
                 try:
                     check_cell(value, row=number, column=column)

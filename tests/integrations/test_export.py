@@ -446,3 +446,10 @@ def test_a_flush_is_queued_once_enough_rows_wait(settings, django_capture_on_com
         assert message["headers"]["task"] == "integrations.tasks.export_flush"
     finally:
         queue.drop_new()
+
+
+def test_a_row_that_does_not_match_its_header_is_refused() -> None:
+    with pytest.raises(ExportRefused, match="R1: std_kojin_bango_card row 1 does not match its header"):
+        put("R1", ExportRows("std_kojin_bango_card", "std_kojin_bango_card@1", ["受付番号", "個人番号"], [["R1"]],
+                             frozenset({"個人番号"})))  # fmt: skip
+    assert not ExportItem.objects.exists()
