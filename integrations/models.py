@@ -323,7 +323,7 @@ class ExportItem(models.Model):
     core system acknowledges the row or the retention period ends."""
 
     kind = models.CharField(_("様式"), max_length=64)
-    reception_no = models.CharField(_("受付番号"), max_length=64, db_index=True)
+    reception_no = models.CharField(_("受付番号"), max_length=64)
     revision = models.PositiveIntegerField(_("版"), default=1)
     layout = models.CharField(_("レイアウト"), max_length=80, blank=True)
     header = models.JSONField()
@@ -332,12 +332,14 @@ class ExportItem(models.Model):
     # The indexes of the columns whose values are only ever stored sealed (e.g. 個人番号), sealed or not.
     sealed_columns = models.JSONField(default=list, blank=True)
     secrets_purged_at = models.DateTimeField(null=True, blank=True)
-    destination = models.ForeignKey(ExportDestination, on_delete=models.PROTECT, related_name="items")
+    destination = models.ForeignKey(
+        ExportDestination, on_delete=models.PROTECT, related_name="items", db_index=False
+    )
     batch = models.ForeignKey(
-        ExportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="items"
+        ExportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="items", db_index=False
     )
     status = models.CharField(
-        _("状態"), max_length=16, choices=ExportStatus.choices, default=ExportStatus.PENDING, db_index=True
+        _("状態"), max_length=16, choices=ExportStatus.choices, default=ExportStatus.PENDING
     )
     message = models.CharField(_("メッセージ"), max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -349,7 +351,16 @@ class ExportItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "reception_no", "revision"], name="export_item_once")
         ]
-        indexes = [models.Index(fields=["batch", "kind"])]
+        # Few indexes, each for a query that needs it: a flush binds and marks thousands of rows at once, and
+        # every index is written again for each of them.
+        indexes = [
+            models.Index(fields=["batch", "kind"], name="export_item_batch"),
+            models.Index(fields=["reception_no"], name="export_item_reception"),
+            models.Index(
+                fields=["destination", "id"], condition=models.Q(batch=None), name="export_item_unbatched"
+            ),
+            models.Index(fields=["id"], condition=models.Q(status="ng"), name="export_item_refused"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.reception_no}#{self.revision}"

@@ -26,7 +26,7 @@ import io
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,17 +188,15 @@ def _rows_sealed(export: ExportRows) -> tuple[list[list[str]], str]:
     return rows, seal(json.dumps(hidden), purpose=SEAL_PURPOSE) if hidden else ""
 
 
-def _rows_unsealed(item: ExportItem) -> list[list[str]]:
-    rows: list[list[str]] = item.rows
-    if not item.secrets:
-        return rows
+def _unsealed(pk: int, rows: list[list[str]], secrets: str) -> list[list[str]]:
+    """An item's rows with its sealed values put back, to be written to the file."""
     try:
-        hidden = json.loads(unseal(item.secrets, purpose=SEAL_PURPOSE))
+        hidden = json.loads(unseal(secrets, purpose=SEAL_PURPOSE))
     except SealBroken:
         # MADOGUCHI_DATA_KEY changed or lost: the cells stay empty rather than the batch never leaving; the item
         # says so in the admin.
-        logger.error("outbox item %s: its sealed values cannot be opened; exported empty", item.pk)
-        ExportItem.objects.filter(pk=item.pk).update(message=UNSEALABLE)
+        logger.error("outbox item %s: its sealed values cannot be opened; exported empty", pk)
+        ExportItem.objects.filter(pk=pk).update(message=UNSEALABLE)
         return rows
     rows = [list(row) for row in rows]
     for place, value in hidden.items():
@@ -236,14 +234,14 @@ def _batches_form() -> None:
         while True:
             with transaction.atomic():
                 destination = ExportDestination.objects.select_for_update().get(pk=destination_id)
-                pks = list(
-                    ExportItem.objects.filter(
-                        batch=None, status=ExportStatus.PENDING, destination=destination
-                    )
-                    .order_by("pk")
-                    .values_list("pk", flat=True)[:limit]
+                waiting = ExportItem.objects.filter(
+                    batch=None, status=ExportStatus.PENDING, destination=destination
+                ).order_by("pk")
+                # The batch's last item, so that binding is one statement, not a list of ids.
+                last_pk = waiting.values_list("pk", flat=True)[limit - 1 : limit].first() or (
+                    waiting.values_list("pk", flat=True).last()
                 )
-                if not pks:
+                if last_pk is None:
                     break
                 day = timezone.localdate()
                 last = ExportBatch.objects.filter(destination=destination, day=day).aggregate(n=Max("seq"))[
@@ -256,8 +254,8 @@ def _batches_form() -> None:
                     seq=seq,
                     prefix=f"{destination.prefix}{day:%Y%m%d}/{day:%Y%m%d}-{seq:04d}/",
                 )
-                ExportItem.objects.filter(pk__in=pks, batch=None).update(batch=batch)
-            if len(pks) < limit:
+                bound = waiting.filter(pk__lte=last_pk).update(batch=batch)
+            if bound < limit:
                 break
 
 
@@ -268,8 +266,11 @@ class _File:
     layout: str
     data: bytes
     rows: int | None = None
+    entry: dict[str, Any] | None = None  # a PDF's, computed when it was written and its bytes let go
 
     def manifest_entry(self) -> dict[str, Any]:
+        if self.entry is not None:
+            return self.entry
         entry = {
             "file": self.name,
             "kind": self.kind,
@@ -296,23 +297,26 @@ def _layout_suffix(layout: str) -> str:
     return f"v{version}" if kind and version.isdigit() else "v0"
 
 
-def _batch_files(batch: ExportBatch) -> list[_File]:
-    """The batch's files, manifest excluded: a CSV (and for a JIS X 0213 destination a substitution report) per
-    kind and layout, then each reception's PDF."""
+def _batch_csvs(batch: ExportBatch) -> list[_File]:
+    """The batch's CSV files (and for a JIS X 0213 destination their substitution reports), one per kind and
+    layout. Rows are read as tuples, the header once per layout."""
     destination = batch.destination
-    groups: dict[tuple[str, str], list[ExportItem]] = defaultdict(list)
-    for item in batch.items.exclude(status=ExportStatus.SUPERSEDED).order_by("pk"):
-        groups[(item.kind, item.layout)].append(item)
+    current = batch.items.exclude(status=ExportStatus.SUPERSEDED)
+    headers: dict[tuple[str, str], list[str]] = {}
+    for kind, layout, header in current.values_list("kind", "layout", "header").distinct():
+        if (kind, layout) in headers:
+            raise ExportRefused(f"{kind}: two headers under one layout {layout}")
+        headers[(kind, layout)] = header
+    groups: dict[tuple[str, str], list[list[str]]] = defaultdict(list)
+    for kind, layout, rows, secrets, pk in current.order_by("pk").values_list(
+        "kind", "layout", "rows", "secrets", "pk"
+    ):
+        if secrets:
+            rows = _unsealed(pk, rows, secrets)
+        groups[(kind, layout)].extend(rows)
     files: list[_File] = []
-    for (kind, layout), items in sorted(groups.items()):
-        header: list[str] = items[0].header
-        rows: list[list[str]] = []
-        for item in items:
-            if item.header != header:
-                raise ExportRefused(
-                    f"{item.reception_no} {kind}: its header differs from its layout {layout}'s"
-                )
-            rows.extend(_rows_unsealed(item))
+    for (kind, layout), rows in sorted(groups.items()):
+        header = headers[(kind, layout)]
         stem = f"{batch.name}_{kind}_{_layout_suffix(layout)}"
         for number, row in enumerate(
             rows, start=1
@@ -326,14 +330,18 @@ def _batch_files(batch: ExportBatch) -> list[_File]:
         files.append(
             _File(f"{stem}.csv", kind, layout, _csv_bytes(header, rows, bom=destination.bom), len(rows))
         )
-    receptions = sorted({item.reception_no for items in groups.values() for item in items})
+    return files
+
+
+def _batch_pdfs(batch: ExportBatch) -> Iterator[_File]:
+    """The receptions' PDFs, read one at a time (a batch of thousands of packets is never held in memory)."""
+    receptions = batch.items.exclude(status=ExportStatus.SUPERSEDED).values("reception_no")
     for document in ExportDocument.objects.filter(reception_no__in=receptions).order_by("reception_no"):
         with document.pdf.open("rb") as handle:
             data = handle.read()
         if hashlib.sha256(data).hexdigest() != document.sha256:
             raise ExportRefused(f"{document.reception_no}: its stored PDF does not match its checksum")
-        files.append(_File(f"pdf/{document.reception_no}.pdf", "pdf", "", data))
-    return files
+        yield _File(f"pdf/{document.reception_no}.pdf", "pdf", "", data)
 
 
 def _degraded(
@@ -389,9 +397,12 @@ def _manifest(batch: ExportBatch, files: list[_File]) -> bytes:
 
 
 def _batch_write(batch: ExportBatch, storage: ObjectStorage) -> str:
-    files = _batch_files(batch)
+    files = _batch_csvs(batch)
     for file in files:
         storage.put(batch.prefix + file.name, file.data)
+    for pdf in _batch_pdfs(batch):
+        storage.put(batch.prefix + pdf.name, pdf.data)
+        files.append(_File(pdf.name, pdf.kind, pdf.layout, b"", entry=pdf.manifest_entry()))
     manifest = _manifest(batch, files)
     storage.put(batch.manifest_key, manifest)  # last: the batch is there once this is
     return hashlib.sha256(manifest).hexdigest()

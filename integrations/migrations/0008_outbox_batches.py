@@ -115,7 +115,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("kind", models.CharField(max_length=64, verbose_name="様式")),
-                ("reception_no", models.CharField(db_index=True, max_length=64, verbose_name="受付番号")),
+                ("reception_no", models.CharField(max_length=64, verbose_name="受付番号")),
                 ("revision", models.PositiveIntegerField(default=1, verbose_name="版")),
                 ("layout", models.CharField(blank=True, max_length=80, verbose_name="レイアウト")),
                 ("header", models.JSONField()),
@@ -133,7 +133,6 @@ class Migration(migrations.Migration):
                             ("ng", "取込エラー"),
                             ("superseded", "再出力済"),
                         ],
-                        db_index=True,
                         default="pending",
                         max_length=16,
                         verbose_name="状態",
@@ -146,6 +145,7 @@ class Migration(migrations.Migration):
                     "batch",
                     models.ForeignKey(
                         blank=True,
+                        db_index=False,
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="items",
@@ -155,6 +155,7 @@ class Migration(migrations.Migration):
                 (
                     "destination",
                     models.ForeignKey(
+                        db_index=False,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="items",
                         to="integrations.exportdestination",
@@ -172,7 +173,21 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="exportitem",
-            index=models.Index(fields=["batch", "kind"], name="integration_batch_i_47b5ba_idx"),
+            index=models.Index(fields=["batch", "kind"], name="export_item_batch"),
+        ),
+        migrations.AddIndex(
+            model_name="exportitem",
+            index=models.Index(fields=["reception_no"], name="export_item_reception"),
+        ),
+        migrations.AddIndex(
+            model_name="exportitem",
+            index=models.Index(
+                condition=models.Q(("batch", None)), fields=["destination", "id"], name="export_item_unbatched"
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="exportitem",
+            index=models.Index(condition=models.Q(("status", "ng")), fields=["id"], name="export_item_refused"),
         ),
         migrations.AddConstraint(
             model_name="exportitem",
