@@ -1131,15 +1131,15 @@ def session_output_run(*, session_id: int) -> str:
         locked = _locked(session)
         if locked.print_job_id is not None:
             return "done"
+        terminal = locked.counter.terminal
+        if terminal is None:  # checked first: a reception that is not printed is not exported either
+            _change(locked, actor=None, kind="output_failed", detail={"error": "no terminal"})
+            return "failed"
         try:
             with transaction.atomic():  # all of the session's rows and its PDF, or none
                 outbox_put(reception_no=locked.reception_no, exports=exports, pdf=packet.pdf)
         except (UnsafeCsvValue, ExportRefused, IntegrityError) as problem:
             _change(locked, actor=None, kind="output_failed", detail={"error": str(problem)[:200]})
-            return "failed"
-        terminal = locked.counter.terminal
-        if terminal is None:
-            _change(locked, actor=None, kind="output_failed", detail={"error": "no terminal"})
             return "failed"
         job = print_job_create(
             terminal=terminal,

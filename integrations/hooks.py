@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.db import transaction
+
 logger = logging.getLogger(__name__)
 
 ExportWritten = Callable[[list[str]], object]
@@ -49,7 +51,8 @@ def export_requeued_subscribe(fn: ExportRequeued) -> None:
 def _notify(subscribers: list[Callable[..., object]], *args: object) -> None:
     for fn in list(subscribers):
         try:
-            fn(*args)
+            with transaction.atomic():  # a savepoint when called inside the caller's transaction
+                fn(*args)
         except Exception:
             logger.exception("integrations hook subscriber %s failed", getattr(fn, "__qualname__", fn))
 

@@ -224,7 +224,7 @@ class ExportDestination(models.Model):
 
     code = models.SlugField(_("コード"), max_length=32, unique=True)
     name = models.CharField(_("名称"), max_length=100)
-    prefix = models.CharField(_("出力先プレフィックス"), max_length=200)
+    prefix = models.CharField(_("出力先プレフィックス"), max_length=200, unique=True)
     bom = models.BooleanField(_("BOM付きUTF-8"), default=False)
     repertoire = models.CharField(
         _("文字の範囲"), max_length=16, choices=Repertoire.choices, default=Repertoire.MJ
@@ -331,6 +331,8 @@ class ExportItem(models.Model):
     secrets = models.TextField(blank=True)
     # The indexes of the columns whose values are only ever stored sealed (e.g. 個人番号), sealed or not.
     sealed_columns = models.JSONField(default=list, blank=True)
+    # When the secrets were first sealed (carried over by corrections): the retention period runs from here.
+    sealed_at = models.DateTimeField(null=True, blank=True)
     secrets_purged_at = models.DateTimeField(null=True, blank=True)
     destination = models.ForeignKey(
         ExportDestination, on_delete=models.PROTECT, related_name="items", db_index=False

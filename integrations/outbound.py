@@ -156,6 +156,7 @@ def outbox_put(
                 "header": export.header,
                 "rows": rows,
                 "secrets": secrets,
+                "sealed_at": timezone.now() if secrets else None,
                 "sealed_columns": [
                     i for i, column in enumerate(export.header) if column in export.secret_columns
                 ],
@@ -163,7 +164,7 @@ def outbox_put(
             },
         )
         items.append(item)
-    if pdf and not ExportDocument.objects.filter(reception_no=reception_no).exists():
+    if pdf and items and not ExportDocument.objects.filter(reception_no=reception_no).exists():
         document = ExportDocument(reception_no=reception_no, sha256=hashlib.sha256(pdf).hexdigest())
         document.pdf.save(f"{reception_no}.pdf", ContentFile(pdf), save=False)
         document.save()
@@ -225,7 +226,7 @@ def _flush_if_due() -> None:
 def _batches_form() -> None:
     """Bind every unbatched pending item to a new batch of its destination (at most
     MADOGUCHI_EXPORT_BATCH_MAX items each), with its name fixed from now on."""
-    limit = settings.MADOGUCHI_EXPORT_BATCH_MAX
+    limit = max(1, settings.MADOGUCHI_EXPORT_BATCH_MAX)
     for destination_id in (
         ExportItem.objects.filter(batch=None, status=ExportStatus.PENDING)
         .values_list("destination_id", flat=True)
@@ -414,7 +415,8 @@ def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
     storage = storage or default_storage()
     _batches_form()
     written: list[str] = []
-    due = ExportBatch.objects.filter(Q(written_at=None) | Q(resend_requested=True))
+    # A batch whose result was read is never written again: its rows would be keyed in twice.
+    due = ExportBatch.objects.filter(Q(written_at=None) | Q(resend_requested=True, result_read_at=None))
     for batch in due.select_related("destination").order_by("pk"):
         try:
             sha256 = _batch_write(batch, storage)
@@ -424,15 +426,16 @@ def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
             )
             logger.warning("export batch %s not written yet: %s", batch.name, exc)
             continue
-        first = batch.written_at is None
         with transaction.atomic():
-            ExportBatch.objects.filter(pk=batch.pk).update(
-                written_at=batch.written_at or timezone.now(),
-                attempts=F("attempts") + 1,
-                last_error="",
-                manifest_sha256=sha256,
-                resend_requested=False,
+            done = {"attempts": F("attempts") + 1, "last_error": "", "manifest_sha256": sha256}
+            # Two flushes may write the same batch at once (same bytes): only one of them records the first write.
+            first = bool(
+                ExportBatch.objects.filter(pk=batch.pk, written_at=None).update(
+                    written_at=timezone.now(), **done
+                )
             )
+            if not first:
+                ExportBatch.objects.filter(pk=batch.pk).update(resend_requested=False, **done)
             batch.items.filter(status=ExportStatus.PENDING).update(status=ExportStatus.SENT)
             audit_record(
                 actor=None,
@@ -445,8 +448,10 @@ def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
                     "resend": not first,
                 },
             )
-        if first:
-            export_written_notify(sorted({no for no in batch.items.values_list("reception_no", flat=True)}))
+            if (
+                first
+            ):  # in the same transaction: the receptions are 連携済 exactly when their batch is written
+                export_written_notify(sorted(set(batch.items.values_list("reception_no", flat=True))))
         written.append(batch.manifest_key)
     return written
 
@@ -462,7 +467,8 @@ def export_batch_resend(*, batch: ExportBatch, actor: Any) -> None:
         )
     if batch.written_at is None:
         raise ExportRefused(f"{batch.name}: not written yet; the next flush writes it")
-    ExportBatch.objects.filter(pk=batch.pk).update(resend_requested=True)
+    if not ExportBatch.objects.filter(pk=batch.pk, result_read_at=None).update(resend_requested=True):
+        raise ExportRefused(f"{batch.name}: its result was read meanwhile")
     audit_record(
         actor=actor,
         action=AuditAction.ADMIN,
@@ -539,7 +545,9 @@ def export_result_apply(*, batch: ExportBatch, data: bytes, storage: ObjectStora
     try:
         lines = _result_lines(data)
     except ExportRefused as exc:
-        storage.put(batch.result_report_key, _report([ResultProblem(0, "", str(exc))], rejected=True))
+        storage_put_quietly(
+            storage, batch.result_report_key, _report([ResultProblem(0, "", str(exc))], rejected=True)
+        )
         ExportBatch.objects.filter(pk=batch.pk).update(
             result_error=str(exc)[:2000], result_counts={"sha256": sha256}
         )
@@ -547,29 +555,48 @@ def export_result_apply(*, batch: ExportBatch, data: bytes, storage: ObjectStora
         return {"ok": 0, "ng": 0, "unknown": 0}
     problems: list[ResultProblem] = []
     counts = {"ok": 0, "ng": 0, "unknown": 0}
-    outcomes: list[tuple[str, bool, str]] = []
     with transaction.atomic():
-        items_by_reception: dict[str, list[ExportItem]] = defaultdict(list)
-        for item in batch.items.select_for_update().exclude(status=ExportStatus.SUPERSEDED):
-            items_by_reception[item.reception_no].append(item)
+        # One apply per batch, even when two pick-ups overlap.
+        locked = ExportBatch.objects.select_for_update().get(pk=batch.pk)
+        if locked.result_read_at is not None:
+            return counts
+        items_by_reception: dict[str, list[int]] = defaultdict(list)
+        for pk, reception_no in locked.items.exclude(status=ExportStatus.SUPERSEDED).values_list(
+            "pk", "reception_no"
+        ):
+            items_by_reception[reception_no].append(pk)
+        answered = {reception_no for _, reception_no, _, _ in lines}
+        if missing := sorted(set(items_by_reception) - answered):
+            reason = f"{len(missing)} receptions of the batch have no line, e.g. {', '.join(missing[:3])}"
+            missing_lines = [
+                ResultProblem(0, no, "no line for this reception of the batch") for no in missing
+            ]
+            storage_put_quietly(storage, batch.result_report_key, _report(missing_lines, rejected=True))
+            ExportBatch.objects.filter(pk=batch.pk).update(
+                result_error=reason, result_counts={"sha256": sha256}
+            )
+            logger.warning("result file of batch %s rejected: %s", batch.name, reason)
+            return counts
         now = timezone.now()
         for number, reception_no, result, message in lines:
-            items = items_by_reception.get(reception_no)
-            if not items:
+            pks = items_by_reception.get(reception_no)
+            if not pks:
                 problems.append(ResultProblem(number, reception_no, "the batch holds no such reception"))
                 counts["unknown"] += 1
                 continue
             ok = result == "OK"
-            ExportItem.objects.filter(pk__in=[i.pk for i in items]).update(
+            ExportItem.objects.filter(pk__in=pks).update(
                 status=ExportStatus.OK if ok else ExportStatus.NG,
                 message=message[:300],
                 acknowledged_at=now,
                 **({"secrets": "", "secrets_purged_at": now} if ok else {}),
             )
             counts["ok" if ok else "ng"] += 1
-            outcomes.append((reception_no, ok, message[:300]))
         ExportBatch.objects.filter(pk=batch.pk).update(
-            result_read_at=now, result_error="", result_counts={**counts, "sha256": sha256}
+            result_read_at=now,
+            result_error="",
+            result_counts={**counts, "sha256": sha256},
+            resend_requested=False,
         )
         audit_record(
             actor=None,
@@ -578,12 +605,43 @@ def export_result_apply(*, batch: ExportBatch, data: bytes, storage: ObjectStora
             target_ref=batch.name,
             detail=counts,
         )
+        # A reception is 完了 only when every current row of it is OK (its rows may lie in several batches), and
+        # 差戻し while any is refused; told in this transaction, so no answer is lost between the two.
+        for reception_no, (ok, message) in _reception_answers(answered & set(items_by_reception)).items():
+            export_result_notify(reception_no, ok, message)
     if problems:
-        storage.put(batch.result_report_key, _report(problems, rejected=False))
-    for reception_no, ok, message in outcomes:
-        export_result_notify(reception_no, ok, message)
+        storage_put_quietly(storage, batch.result_report_key, _report(problems, rejected=False))
     _documents_purge()
     return counts
+
+
+def _reception_answers(reception_nos: set[str]) -> dict[str, tuple[bool, str]]:
+    """For each reception: (False, a refusal's message) if any current row is refused, (True, "") if all are
+    acknowledged OK; receptions with rows still unanswered are left out."""
+    rows: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    current = ExportItem.objects.filter(reception_no__in=sorted(reception_nos)).exclude(
+        status=ExportStatus.SUPERSEDED
+    )
+    for reception_no, status, message in current.order_by("pk").values_list(
+        "reception_no", "status", "message"
+    ):
+        rows[reception_no].append((status, message))
+    answers: dict[str, tuple[bool, str]] = {}
+    for reception_no, states in rows.items():
+        refused = [message for status, message in states if status == ExportStatus.NG]
+        if refused:
+            answers[reception_no] = (False, refused[0])
+        elif all(status == ExportStatus.OK for status, _ in states):
+            answers[reception_no] = (True, "")
+    return answers
+
+
+def storage_put_quietly(storage: ObjectStorage, key: str, data: bytes) -> None:
+    """Write a report; storage being down must not undo what was applied (the report is for people)."""
+    try:
+        storage.put(key, data)
+    except StorageError as exc:
+        logger.warning("report %s not written: %s", key, exc)
 
 
 def export_results_pickup(*, storage: ObjectStorage | None = None) -> int:
@@ -591,7 +649,8 @@ def export_results_pickup(*, storage: ObjectStorage | None = None) -> int:
     A file already rejected is read again only once the robot has replaced it."""
     storage = storage or default_storage()
     applied = 0
-    waiting = ExportBatch.objects.filter(written_at__isnull=False, result_read_at=None).select_related(
+    since = timezone.now() - dt.timedelta(days=settings.MADOGUCHI_EXPORT_RETENTION_DAYS)
+    waiting = ExportBatch.objects.filter(written_at__gte=since, result_read_at=None).select_related(
         "destination"
     )
     for batch in waiting.order_by("pk"):
@@ -641,6 +700,7 @@ def export_item_correct(*, item: ExportItem, rows: list[list[str]], actor: Any) 
             header=locked.header,
             rows=rows,
             secrets=locked.secrets,
+            sealed_at=locked.sealed_at,
             sealed_columns=locked.sealed_columns,
             destination=locked.destination,
         )
@@ -681,7 +741,7 @@ def export_secrets_purge(*, now: dt.datetime | None = None) -> int:
     cutoff = now - dt.timedelta(days=settings.MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS)
     purged = (
         ExportItem.objects.exclude(secrets="")
-        .filter(Q(status__in=[ExportStatus.OK, ExportStatus.SUPERSEDED]) | Q(created_at__lt=cutoff))
+        .filter(Q(status__in=[ExportStatus.OK, ExportStatus.SUPERSEDED]) | Q(sealed_at__lt=cutoff))
         .update(secrets="", secrets_purged_at=now)
     )
     _documents_purge(now=now)

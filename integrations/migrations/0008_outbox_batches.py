@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ),
                 ("code", models.SlugField(max_length=32, unique=True, verbose_name="コード")),
                 ("name", models.CharField(max_length=100, verbose_name="名称")),
-                ("prefix", models.CharField(max_length=200, verbose_name="出力先プレフィックス")),
+                ("prefix", models.CharField(max_length=200, unique=True, verbose_name="出力先プレフィックス")),
                 ("bom", models.BooleanField(default=False, verbose_name="BOM付きUTF-8")),
                 (
                     "repertoire",
@@ -122,6 +122,7 @@ class Migration(migrations.Migration):
                 ("rows", models.JSONField()),
                 ("secrets", models.TextField(blank=True)),
                 ("sealed_columns", models.JSONField(blank=True, default=list)),
+                ("sealed_at", models.DateTimeField(blank=True, null=True)),
                 ("secrets_purged_at", models.DateTimeField(blank=True, null=True)),
                 (
                     "status",

@@ -71,6 +71,12 @@ def degrade_to_jisx0213(text: str) -> tuple[str, list[Substitution]]:
         if is_variation_selector(char):
             # A selector with no base before it (the base was consumed above, so this one stands alone).
             raise NoSubstitute(f"character {index + 1}: a lone variation selector U+{ord(char):04X}")
+        pair = char + chars[index + 1] if index + 1 < len(chars) else ""
+        if pair and not selector and in_jisx0213(pair):
+            # JIS X 0213 has some characters only as a sequence with a combining mark (か + U+309A, か゚).
+            out.append(pair)
+            index += 2
+            continue
         substitute = _one(char)
         if substitute is None:
             raise NoSubstitute(

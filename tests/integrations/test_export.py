@@ -431,21 +431,24 @@ def test_a_batch_whose_result_was_read_is_not_re_sent(storage: Recording, django
     assert not ExportBatch.objects.filter(resend_requested=True).exists()
 
 
-def test_a_flush_is_queued_once_enough_rows_wait(settings, django_capture_on_commit_callbacks) -> None:
-    from tests.devices.broker_messages import QueueMessages
+def test_a_flush_is_queued_once_enough_rows_wait(
+    settings, django_capture_on_commit_callbacks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integrations import tasks
 
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.export_flush, "delay", lambda: queued.append("export_flush"))
     settings.MADOGUCHI_EXPORT_FLUSH_ROWS = 2
-    queue = QueueMessages("exports")
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            put("R1")
-        assert queue.new() == []
-        with django_capture_on_commit_callbacks(execute=True):
-            put("R2")
-        (message,) = queue.new()
-        assert message["headers"]["task"] == "integrations.tasks.export_flush"
-    finally:
-        queue.drop_new()
+    with django_capture_on_commit_callbacks(execute=True):
+        put("R1")
+    assert queued == []
+    with django_capture_on_commit_callbacks(execute=True):
+        put("R2")
+    assert queued == ["export_flush"]
+    export_flush(storage=LocalFolderStorage(settings.OBJECT_STORAGE["LOCAL_ROOT"]))
+    with django_capture_on_commit_callbacks(execute=True):
+        put("R3")  # the waiting rows went out: one is not enough
+    assert queued == ["export_flush"]
 
 
 def test_a_row_that_does_not_match_its_header_is_refused() -> None:
@@ -453,3 +456,56 @@ def test_a_row_that_does_not_match_its_header_is_refused() -> None:
         put("R1", ExportRows("std_kojin_bango_card", "std_kojin_bango_card@1", ["受付番号", "個人番号"], [["R1"]],
                              frozenset({"個人番号"})))  # fmt: skip
     assert not ExportItem.objects.exists()
+
+
+def test_a_result_file_that_leaves_a_reception_unanswered_is_rejected(
+    storage: Recording, answers: list
+) -> None:
+    batch = _sent(storage, "R1", "R2")
+    _result(storage, batch, "受付番号,結果,メッセージ\r\nR1,OK,\r\n")  # the robot stopped after one line
+    export_results_pickup(storage=storage)
+    batch.refresh_from_db()
+    assert "have no line" in batch.result_error and batch.result_read_at is None
+    assert "R2" in storage.get(batch.result_report_key).decode()
+    assert answers == [] and not ExportItem.objects.filter(status=ExportStatus.OK).exists()
+
+
+def test_a_reception_is_done_only_when_every_row_of_it_is_ok(storage: Recording, answers: list) -> None:
+    ExportDestination.objects.create(code="core", name="基幹", prefix="core/")
+    ExportDestination.objects.create(
+        code="card", name="カード", prefix="card/", kinds=["std_kojin_bango_card"]
+    )
+    put("R1", rows_of("R1"), card_face("R1"))
+    export_flush(storage=storage)
+    core, card = (ExportBatch.objects.get(destination__code=code) for code in ("core", "card"))
+    _result(storage, core, "受付番号,結果,メッセージ\r\nR1,NG,住所不一致\r\n")
+    _result(storage, card, "受付番号,結果,メッセージ\r\nR1,OK,\r\n")
+    export_results_pickup(storage=storage)
+    assert answers == [("R1", False, "住所不一致"), ("R1", False, "住所不一致")]  # never 完了 while refused
+
+
+def test_a_re_send_asked_before_the_result_is_dropped_once_the_result_is_read(
+    storage: Recording, django_user_model
+) -> None:
+    admin = django_user_model.objects.create_user("admin1")
+    batch = _sent(storage, "R1")
+    export_batch_resend(batch=batch, actor=admin)
+    _result(storage, batch, "受付番号,結果,メッセージ\r\nR1,OK,\r\n")
+    export_results_pickup(storage=storage)
+    writes = len(storage.puts)
+    assert export_flush(storage=storage) == [] and len(storage.puts) == writes
+
+
+def test_a_correction_does_not_restart_the_numbers_retention(
+    storage: Recording, django_user_model, settings
+) -> None:
+    admin = django_user_model.objects.create_user("admin1")
+    batch = _sent(storage, "R1")
+    _result(storage, batch, "受付番号,結果,メッセージ\r\nR1,NG,x\r\n")
+    export_results_pickup(storage=storage)
+    card = ExportItem.objects.get(kind="std_kojin_bango_card")
+    newer = export_item_correct(item=card, rows=[list(card.rows[0])], actor=admin)
+    assert newer.sealed_at == card.sealed_at and newer.secrets
+    days = settings.MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS
+    assert export_secrets_purge(now=card.sealed_at + dt.timedelta(days=days, seconds=1)) == 1
+    assert not ExportItem.objects.exclude(secrets="").exists()

@@ -97,3 +97,9 @@ class TestCsv:
     def test_refuses_formula_values_naming_row_and_column(self) -> None:
         with pytest.raises(UnsafeCsvValue, match="row 2, column 住所"):
             write_csv(["氏", "住所"], [["山田", "ok"], ["山田", "=HYPERLINK(1)"]])
+
+
+def test_jis_x_0213_keeps_a_sequence_it_has_only_with_its_combining_mark() -> None:
+    from madoguchi.moji.jis import degrade_to_jisx0213
+
+    assert degrade_to_jisx0213("か\u309a髙") == ("か\u309a高", degrade_to_jisx0213("髙")[1])
