@@ -505,7 +505,7 @@ def test_a_correction_does_not_restart_the_numbers_retention(
     export_results_pickup(storage=storage)
     card = ExportItem.objects.get(kind="std_kojin_bango_card")
     newer = export_item_correct(item=card, rows=[list(card.rows[0])], actor=admin)
-    assert newer.sealed_at == card.sealed_at and newer.secrets
+    assert card.sealed_at is not None and newer.sealed_at == card.sealed_at and newer.secrets
     days = settings.MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS
     assert export_secrets_purge(now=card.sealed_at + dt.timedelta(days=days, seconds=1)) == 1
     assert not ExportItem.objects.exclude(secrets="").exists()
