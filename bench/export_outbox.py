@@ -407,7 +407,7 @@ STEPS = (
     ("_batch_write", 0, "writing the batch"),
     ("_batch_csvs", 1, "reading the items, making the CSVs"),
     ("_unsealed", 2, "sealed rows, unsealed"),
-    ("_csv_bytes", 2, "csv.writer into a StringIO, encoded"),
+    ("write_csv", 2, "the csv module into a StringIO, cells checked, encoded"),
     ("LocalFolderStorage.put", 1, "the CSVs and the manifest written"),
     ("_manifest", 1, "the manifest: sha256, receptions"),
     ("audit_record", 0, "the audit record"),

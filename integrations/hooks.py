@@ -11,7 +11,7 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 ExportWritten = Callable[[list[str]], object]
-"""Called with the reception numbers (受付番号) of an outbound batch once its object is written."""
+"""Called with the reception numbers (受付番号) of an outbound batch once its files and manifest are written."""
 
 _export_written: list[ExportWritten] = []
 

@@ -23,10 +23,11 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ from django.utils import timezone
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
 from madoguchi.fieldcrypt import SealBroken, seal, unseal
-from madoguchi.moji.csvsafe import FORMULA_PREFIXES, UnsafeCsvValue, check_cell
+from madoguchi.moji.csvsafe import UnsafeCsvValue, check_cell, write_csv
 from madoguchi.moji.jis import NoSubstitute, Substitution, degrade_to_jisx0213, in_jisx0213
 
 from .hooks import export_requeued_notify, export_result_notify, export_written_notify
@@ -102,22 +103,8 @@ def destination_for(kind: str) -> ExportDestination:
 
 def _degradable(destination: ExportDestination, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Raise ExportRefused when a JIS X 0213 destination could not take a value, naming where."""
-    if destination.repertoire != Repertoire.JISX0213:
-        return
-    twins = set(destination.degraded_columns)
-    for number, row in enumerate(rows, start=1):
-        for column, value in zip(header, row, strict=True):
-            if in_jisx0213(value):
-                continue
-            if column not in twins:
-                raise ExportRefused(
-                    f"row {number}, column {column}: a character outside JIS X 0213 for destination "
-                    f"{destination.code}, and the column has no degraded twin (縮退列)"
-                )
-            try:
-                degrade_to_jisx0213(value)
-            except NoSubstitute as exc:
-                raise ExportRefused(f"row {number}, column {column}: {exc}") from exc
+    if destination.repertoire == Repertoire.JISX0213:
+        _degraded(destination, list(header), [list(row) for row in rows])
 
 
 # --- the outbox -----------------------------------------------------------------------------------------
@@ -267,12 +254,9 @@ class _File:
     layout: str
     data: bytes
     rows: int | None = None
-    entry: dict[str, Any] | None = None  # a PDF's, computed when it was written and its bytes let go
 
     def manifest_entry(self) -> dict[str, Any]:
-        if self.entry is not None:
-            return self.entry
-        entry = {
+        entry: dict[str, Any] = {
             "file": self.name,
             "kind": self.kind,
             "layout": self.layout,
@@ -284,23 +268,15 @@ class _File:
         return entry
 
 
-def _csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]], *, bom: bool) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    data = buffer.getvalue().encode("utf-8")
-    return b"\xef\xbb\xbf" + data if bom else data
-
-
 def _layout_suffix(layout: str) -> str:
     kind, _, version = layout.rpartition("@")
     return f"v{version}" if kind and version.isdigit() else "v0"
 
 
-def _batch_csvs(batch: ExportBatch) -> list[_File]:
+def _batch_csvs(batch: ExportBatch) -> tuple[list[_File], set[str]]:
     """The batch's CSV files (and for a JIS X 0213 destination their substitution reports), one per kind and
-    layout. Rows are read as tuples, the header once per layout."""
+    layout, and the receptions they hold. Rows are read as tuples, the header once per layout; every cell is
+    checked again on the way out (a row stored by other means than ``outbox_put`` is caught here)."""
     destination = batch.destination
     current = batch.items.exclude(status=ExportStatus.SUPERSEDED)
     headers: dict[tuple[str, str], list[str]] = {}
@@ -309,29 +285,23 @@ def _batch_csvs(batch: ExportBatch) -> list[_File]:
             raise ExportRefused(f"{kind}: two headers under one layout {layout}")
         headers[(kind, layout)] = header
     groups: dict[tuple[str, str], list[list[str]]] = defaultdict(list)
-    for kind, layout, rows, secrets, pk in current.order_by("pk").values_list(
-        "kind", "layout", "rows", "secrets", "pk"
+    receptions: set[str] = set()
+    for kind, layout, rows, secrets, pk, reception_no in current.order_by("pk").values_list(
+        "kind", "layout", "rows", "secrets", "pk", "reception_no"
     ):
-        if secrets:
-            rows = _unsealed(pk, rows, secrets)
-        groups[(kind, layout)].extend(rows)
+        groups[(kind, layout)].extend(_unsealed(pk, rows, secrets) if secrets else rows)
+        receptions.add(reception_no)
     files: list[_File] = []
     for (kind, layout), rows in sorted(groups.items()):
         header = headers[(kind, layout)]
         stem = f"{batch.name}_{kind}_{_layout_suffix(layout)}"
-        for number, row in enumerate(
-            rows, start=1
-        ):  # checked at outbox_put; a row stored otherwise is caught
-            for column, value in zip(header, row, strict=True):
-                if value.startswith(FORMULA_PREFIXES):
-                    check_cell(value, row=number, column=column)
         if destination.repertoire == Repertoire.JISX0213:
             header, rows, report = _degraded(destination, header, rows)
             files.append(_File(f"{stem}.substitutions.csv", kind, layout, report))
         files.append(
-            _File(f"{stem}.csv", kind, layout, _csv_bytes(header, rows, bom=destination.bom), len(rows))
+            _File(f"{stem}.csv", kind, layout, write_csv(header, rows, bom=destination.bom), len(rows))
         )
-    return files
+    return files, receptions
 
 
 def _batch_pdfs(batch: ExportBatch) -> Iterator[_File]:
@@ -370,9 +340,14 @@ def _degraded(
                 new_row.append(text)
                 report.extend(_report_lines(row[0], header[i], substitutions))
             elif not in_jisx0213(value):
-                raise ExportRefused(f"row {number}, column {header[i]}: a character outside JIS X 0213")
+                raise ExportRefused(
+                    f"row {number}, column {header[i]}: a character outside JIS X 0213 for destination "
+                    f"{destination.code}, and the column has no degraded twin (縮退列)"
+                )
         new_rows.append(new_row)
-    data = _csv_bytes(["受付番号", "列", "元の文字", "符号位置", "代替文字"], report, bom=destination.bom)
+    data = write_csv(
+        ["受付番号", "列", "元の文字", "符号位置", "代替文字"], report, bom=destination.bom, check=False
+    )
     return new_header, new_rows, data
 
 
@@ -380,7 +355,7 @@ def _report_lines(reception_no: str, column: str, substitutions: list[Substituti
     return [[reception_no, column, s.original, s.codepoints, s.substitute] for s in substitutions]
 
 
-def _manifest(batch: ExportBatch, files: list[_File]) -> bytes:
+def _manifest(batch: ExportBatch, entries: list[dict[str, Any]], receptions: int) -> bytes:
     """The manifest: deterministic for a batch's content, so a rewrite gives the same bytes."""
     body = {
         "format": "madoguchi-outbound 1",
@@ -388,23 +363,20 @@ def _manifest(batch: ExportBatch, files: list[_File]) -> bytes:
         "destination": batch.destination.code,
         "created_at": timezone.localtime(batch.created_at).isoformat(),
         "encoding": "UTF-8 with BOM" if batch.destination.bom else "UTF-8",
-        "receptions": len(
-            set(batch.items.exclude(status=ExportStatus.SUPERSEDED).values_list("reception_no", flat=True))
-        ),
-        "files": [file.manifest_entry() for file in files],
+        "receptions": receptions,
+        "files": entries,
         "result_file": batch.result_key.rpartition("/")[2],
     }
     return (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def _batch_write(batch: ExportBatch, storage: ObjectStorage) -> str:
-    files = _batch_csvs(batch)
-    for file in files:
+    files, receptions = _batch_csvs(batch)
+    entries = []
+    for file in itertools.chain(files, _batch_pdfs(batch)):  # PDFs one at a time, each let go once written
         storage.put(batch.prefix + file.name, file.data)
-    for pdf in _batch_pdfs(batch):
-        storage.put(batch.prefix + pdf.name, pdf.data)
-        files.append(_File(pdf.name, pdf.kind, pdf.layout, b"", entry=pdf.manifest_entry()))
-    manifest = _manifest(batch, files)
+        entries.append(file.manifest_entry())
+    manifest = _manifest(batch, entries, len(receptions))
     storage.put(batch.manifest_key, manifest)  # last: the batch is there once this is
     return hashlib.sha256(manifest).hexdigest()
 
@@ -535,7 +507,7 @@ def _report(problems: Sequence[ResultProblem], *, rejected: bool) -> bytes:
     rows.append(
         ["", "", "the file was rejected: nothing was applied" if rejected else f"{len(problems)} problems"]
     )
-    return _csv_bytes(["行", "受付番号", "理由"], rows, bom=False)
+    return write_csv(["行", "受付番号", "理由"], rows, check=False)
 
 
 def export_result_apply(*, batch: ExportBatch, data: bytes, storage: ObjectStorage) -> dict[str, int]:
@@ -545,7 +517,7 @@ def export_result_apply(*, batch: ExportBatch, data: bytes, storage: ObjectStora
     try:
         lines = _result_lines(data)
     except ExportRefused as exc:
-        storage_put_quietly(
+        _report_put(
             storage, batch.result_report_key, _report([ResultProblem(0, "", str(exc))], rejected=True)
         )
         ExportBatch.objects.filter(pk=batch.pk).update(
@@ -571,7 +543,7 @@ def export_result_apply(*, batch: ExportBatch, data: bytes, storage: ObjectStora
             missing_lines = [
                 ResultProblem(0, no, "no line for this reception of the batch") for no in missing
             ]
-            storage_put_quietly(storage, batch.result_report_key, _report(missing_lines, rejected=True))
+            _report_put(storage, batch.result_report_key, _report(missing_lines, rejected=True))
             ExportBatch.objects.filter(pk=batch.pk).update(
                 result_error=reason, result_counts={"sha256": sha256}
             )
@@ -610,7 +582,7 @@ def export_result_apply(*, batch: ExportBatch, data: bytes, storage: ObjectStora
         for reception_no, (ok, message) in _reception_answers(answered & set(items_by_reception)).items():
             export_result_notify(reception_no, ok, message)
     if problems:
-        storage_put_quietly(storage, batch.result_report_key, _report(problems, rejected=False))
+        _report_put(storage, batch.result_report_key, _report(problems, rejected=False))
     _documents_purge()
     return counts
 
@@ -636,7 +608,7 @@ def _reception_answers(reception_nos: set[str]) -> dict[str, tuple[bool, str]]:
     return answers
 
 
-def storage_put_quietly(storage: ObjectStorage, key: str, data: bytes) -> None:
+def _report_put(storage: ObjectStorage, key: str, data: bytes) -> None:
     """Write a report; storage being down must not undo what was applied (the report is for people)."""
     try:
         storage.put(key, data)

@@ -21,14 +21,19 @@ def check_cell(value: str, *, row: int, column: str) -> None:
         )
 
 
-def write_csv(header: Sequence[str], rows: Iterable[Sequence[str]], *, bom: bool = False) -> bytes:
-    """Encode ``rows`` under ``header`` as UTF-8 CSV with CRLF line ends."""
+def write_csv(
+    header: Sequence[str], rows: Iterable[Sequence[str]], *, bom: bool = False, check: bool = True
+) -> bytes:
+    """Encode ``rows`` under ``header`` as UTF-8 CSV with CRLF line ends. Every cell is checked (UnsafeCsvValue)
+    unless ``check`` is False — only for a report that quotes what another file said, where refusing would lose
+    the report."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
     for number, row in enumerate(rows, start=1):
-        for column, value in zip(header, row, strict=True):
-            check_cell(value, row=number, column=column)
+        if check:
+            for column, value in zip(header, row, strict=True):
+                check_cell(value, row=number, column=column)
         writer.writerow(row)
     data = buffer.getvalue().encode("utf-8")
     return (b"\xef\xbb\xbf" + data) if bom else data
