@@ -403,11 +403,12 @@ def _report(title: str, rounds: Rounds, receptions: int) -> float:
 # Where a flush spends its time: outbound's steps, in the order export_flush calls them (indented: called by the
 # step above). They are wrapped in this process only, for one instrumented flush; outbound.py is not changed.
 STEPS = (
-    ("_batches_form", 0, "forming the batch: UPDATE … SET batch_id"),
+    ("_batches_form", 0, "forming the batch: an id range, cut under a table lock"),
     ("_batch_write", 0, "writing the batch"),
     ("_batch_csvs", 1, "reading the items, making the CSVs"),
     ("_unsealed", 2, "sealed rows, unsealed"),
-    ("write_csv", 2, "the csv module into a StringIO, cells checked, encoded"),
+    ("csv_lines", 2, "sealed rows encoded (csv module), cells checked"),
+    ("csv_file", 2, "the stored CSV text joined and encoded"),
     ("LocalFolderStorage.put", 1, "the CSVs and the manifest written"),
     ("_manifest", 1, "the manifest: sha256, receptions"),
     ("audit_record", 0, "the audit record"),
@@ -495,7 +496,7 @@ def _where_the_time_goes(receptions: int, scratch: Path) -> None:
         label = "  " * (depth + 1) + f"{name}: {what}"
         print(f"  {label:<64} {seconds:8.3f} {seconds / total:6.0%} {in_sql.get(name, 0.0):7.3f}")
     rest = total - sum(breakdown.spent.get(name, 0.0) for name, depth, _ in STEPS if depth == 0)
-    label = "  the rest: due batches, UPDATE … SET status = 'sent', commit"
+    label = "  the rest: due batches, the batch marked written, commit"
     print(f"  {label:<64} {rest:8.3f} {rest / total:6.0%} {in_sql.get('export_flush', 0.0):7.3f}")
     print(f"\n  the {len(breakdown.queries)} queries, slowest first (seconds, step, bound parameters, rows):")
     for seconds, step, parameters, rows, sql in sorted(breakdown.queries, reverse=True)[:12]:

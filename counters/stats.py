@@ -579,20 +579,27 @@ def month_summary_csv(summary: MonthSummary) -> bytes:
 _CHUNK = 500  # reception numbers per query: well under SQLite's limit of bound parameters
 
 
-def receptions_linked(reception_nos: list[str]) -> int:
+def receptions_linked(reception_nos: Iterable[str]) -> int:
     """連携済: the receptions whose data an outbound export has just written (integrations' ``export_written``
     hook). Moves 受付 / 確認済 / 出力済 to 連携済 and sets ``linked_at``; 連携済, 完了 and 差戻し stay, so calling
     it again changes nothing. Each move is on the session's timeline and in the audit log. Returns how many
-    moved."""
+    moved. A query of reception numbers is used as a subquery (one statement for a whole batch); other
+    iterables go in chunks of bound parameters."""
+    if isinstance(reception_nos, QuerySet):
+        chunks: Iterable[Any] = [reception_nos]
+    else:
+        numbers = sorted(set(reception_nos))
+        chunks = (numbers[start : start + _CHUNK] for start in range(0, len(numbers), _CHUNK))
     now, moved = timezone.now(), 0
-    for start in range(0, len(reception_nos), _CHUNK):
+    for chunk in chunks:
         with transaction.atomic():
+            before = CounterSession.objects.filter(reception_no__in=chunk, progress__in=BEFORE_LINKED)
             sessions = list(
-                CounterSession.objects.select_for_update()
-                .filter(reception_no__in=reception_nos[start : start + _CHUNK], progress__in=BEFORE_LINKED)
-                .only("id", "reception_no", "counter_id", "state", "progress")
+                before.select_for_update().only("id", "reception_no", "counter_id", "state", "progress")
             )
-            CounterSession.objects.filter(pk__in=[s.pk for s in sessions]).update(
+            if not sessions:
+                continue
+            before.update(  # the rows just locked
                 progress=Progress.LINKED, linked_at=now, version=F("version") + 1
             )
             SessionEvent.objects.bulk_create(

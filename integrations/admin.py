@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -35,6 +35,7 @@ from .models import (
     ImportOrigin,
     ImportRun,
     InboundPickup,
+    shown_status,
 )
 from .storage import StorageError, default_storage
 
@@ -434,7 +435,7 @@ class ExportBatchAdmin(OutboxDisplays, admin.ModelAdmin):
                     item.reception_no,
                     item.kind,
                     item.revision,
-                    item.get_status_display(),
+                    ExportStatus(shown_status(item.status, written=batch.written_at is not None)).label,
                     item.message,
                 )
                 for item in items[:ITEMS_SHOWN]
@@ -444,7 +445,7 @@ class ExportBatchAdmin(OutboxDisplays, admin.ModelAdmin):
         if total > ITEMS_SHOWN:
             url = reverse("admin:integrations_exportitem_changelist")
             more = format_html(
-                '<p><a href="{}?batch__id__exact={}&amp;status=all">{}</a></p>',
+                '<p><a href="{}?batch={}&amp;status=all">{}</a></p>',
                 url,
                 batch.pk,
                 gettext("全 %(total)s 行を一覧で見る") % {"total": total},
@@ -505,8 +506,8 @@ class ExportBatchAdmin(OutboxDisplays, admin.ModelAdmin):
 
 
 class ExportItemStatusFilter(admin.SimpleListFilter):
-    """The items' status: the refused ones (取込エラー) unless another is chosen, since they are what a system
-    admin opens this list for."""
+    """The items' status as shown (出力済 = pending in a written batch): the refused ones (取込エラー) unless
+    another is chosen, since they are what a system admin opens this list for."""
 
     title = _("状態")
     parameter_name = "status"
@@ -521,7 +522,15 @@ class ExportItemStatusFilter(admin.SimpleListFilter):
         return self.value() or ExportStatus.NG
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ExportItem]) -> QuerySet[ExportItem]:
-        return queryset if self._current() == self.ALL else queryset.filter(status=self._current())
+        current = self._current()
+        if current == self.ALL:
+            return queryset
+        written = Exists(ExportBatch.holding().exclude(written_at=None))
+        if current == ExportStatus.SENT:
+            return queryset.filter(written, status=ExportStatus.PENDING)
+        if current == ExportStatus.PENDING:
+            return queryset.filter(~written, status=ExportStatus.PENDING)
+        return queryset.filter(status=current)
 
     def choices(self, changelist: Any) -> Iterator["_ListFilterChoices"]:
         for lookup, title in self.lookup_choices:
@@ -530,6 +539,30 @@ class ExportItemStatusFilter(admin.SimpleListFilter):
                 "query_string": changelist.get_query_string({self.parameter_name: lookup}),
                 "display": title,
             }
+
+
+class ExportItemBatchFilter(admin.SimpleListFilter):
+    """The items of one batch (a batch's page links here), chosen among the latest batches."""
+
+    title = _("バッチ")
+    parameter_name = "batch"
+    LATEST = 20
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        batches = list(ExportBatch.objects.order_by("-pk")[: self.LATEST])
+        chosen = self.value()
+        if chosen and chosen.isdigit() and all(str(b.pk) != chosen for b in batches):
+            batches += list(ExportBatch.objects.filter(pk=int(chosen)))
+        return [(str(b.pk), b.name) for b in batches]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ExportItem]) -> QuerySet[ExportItem]:
+        chosen = self.value()
+        if not chosen:
+            return queryset
+        batch = ExportBatch.objects.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        if batch is None:
+            return queryset.none()
+        return queryset.filter(pk__in=batch.items.values("pk"))
 
 
 class ExportItemCorrectionForm(forms.Form):
@@ -598,12 +631,11 @@ class ExportItemAdmin(OutboxDisplays, admin.ModelAdmin):
     its own page, which shows the values (audited) and re-exports them as a new revision."""
 
     change_list_template = "admin/integrations/exportitem/change_list.html"
-    list_display = ("created", "reception_no", "kind", "revision", "status", "message", "batch_link",
+    list_display = ("created", "reception_no", "kind", "revision", "state", "message", "batch_link",
                     "correction")  # fmt: skip
-    list_filter = (ExportItemStatusFilter, "kind", ("destination", DestinationFilter))
-    list_select_related = ("batch",)
+    list_filter = (ExportItemStatusFilter, "kind", ("destination", DestinationFilter), ExportItemBatchFilter)
     search_fields = ("=reception_no",)
-    fields = ("reception_no", "kind", "revision", "layout", "destination_name", "batch_link", "status", "message",
+    fields = ("reception_no", "kind", "revision", "layout", "destination_name", "batch_link", "state", "message",
               "created", "acknowledged_at", "sealed", "correction")  # fmt: skip
     readonly_fields = fields
 
@@ -618,12 +650,30 @@ class ExportItemAdmin(OutboxDisplays, admin.ModelAdmin):
         refused = ExportItem.objects.filter(status=ExportStatus.NG).count()
         return super().changelist_view(request, {**(extra_context or {}), "refused_count": refused})
 
-    @admin.display(description=_("バッチ"), ordering="batch")
-    def batch_link(self, item: ExportItem) -> str:
-        if item.batch is None:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ExportItem]:
+        # The batch of each row in the same query (a batch holds an id range; the row names no batch).
+        holding = ExportBatch.holding()
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                batch_pk=Subquery(holding.values("pk")[:1]),
+                batch_day=Subquery(holding.values("day")[:1]),
+                batch_seq=Subquery(holding.values("seq")[:1]),
+                batch_written=Exists(holding.exclude(written_at=None)),
+            )
+        )
+
+    @admin.display(description=_("状態"), ordering="status")
+    def state(self, item: Any) -> str:
+        return str(ExportStatus(shown_status(item.status, written=item.batch_written)).label)
+
+    @admin.display(description=_("バッチ"), ordering="batch_pk")
+    def batch_link(self, item: Any) -> str:
+        if item.batch_pk is None:
             return "—"
-        url = reverse("admin:integrations_exportbatch_change", args=[item.batch_id])
-        return format_html('<a href="{}">{}</a>', url, item.batch.name)
+        url = reverse("admin:integrations_exportbatch_change", args=[item.batch_pk])
+        return format_html('<a href="{}">{}</a>', url, f"{item.batch_day:%Y%m%d}-{item.batch_seq:04d}")
 
     @admin.display(description=_("暗号化した値（個人番号）"))
     def sealed(self, item: ExportItem) -> str:
@@ -647,7 +697,7 @@ class ExportItemAdmin(OutboxDisplays, admin.ModelAdmin):
         re-exports them as a new revision (outbound.export_item_correct, which audits the correction)."""
         if not request.user.has_perm("integrations.change_exportitem"):
             raise PermissionDenied
-        item = get_object_or_404(ExportItem.objects.select_related("destination", "batch"), pk=pk)
+        item = get_object_or_404(ExportItem.objects.select_related("destination"), pk=pk)
         change_url = reverse("admin:integrations_exportitem_change", args=[item.pk])
         if item.status != ExportStatus.NG:
             self.message_user(

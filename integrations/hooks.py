@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-ExportWritten = Callable[[list[str]], object]
-"""Called with the reception numbers (受付番号) of an outbound batch once its files and manifest are written."""
+ExportWritten = Callable[[Iterable[str]], object]
+"""Called with the reception numbers (受付番号) of an outbound batch once its files and manifest are written: a
+query (a flat ``values_list``) that a subscriber may use as a subquery, so a batch of thousands costs one statement;
+a number may appear more than once."""
 
 _export_written: list[ExportWritten] = []
 
@@ -22,10 +24,10 @@ def export_written_subscribe(fn: ExportWritten) -> None:
         _export_written.append(fn)
 
 
-def export_written_notify(reception_nos: list[str]) -> None:
+def export_written_notify(reception_nos: Iterable[str]) -> None:
     """Tell every subscriber which receptions a batch just wrote. A failing subscriber is logged and does not
     stop the others or the export: the batch is written either way."""
-    _notify(_export_written, list(reception_nos))
+    _notify(_export_written, reception_nos)
 
 
 ExportResult = Callable[[str, bool, str], object]

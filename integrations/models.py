@@ -1,7 +1,13 @@
 """The resident mirror (the core system's 住民記録 data), the import ledger, and the outbound outbox."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from django.db import models
+from django.db.models import OuterRef
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 JUUMIN_JOTAI = [("1", _("住民")), ("2", _("転出")), ("3", _("死亡")), ("9", _("その他消除"))]
@@ -234,6 +240,8 @@ class ExportDestination(models.Model):
     degraded_columns = models.JSONField(_("縮退列を付ける列"), default=list, blank=True)
     kinds = models.JSONField(_("様式"), default=list, blank=True)
     active = models.BooleanField(_("有効"), default=True)
+    # The id of the last item bound to a batch of this destination: its later items are waiting for the next one.
+    cut_through = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("出力先")
@@ -262,14 +270,34 @@ class ExportBatch(models.Model):
     result_read_at = models.DateTimeField(_("結果取込日時"), null=True, blank=True)
     result_counts = models.JSONField(_("結果"), default=dict, blank=True)
     result_error = models.TextField(_("結果ファイルのエラー"), blank=True)
+    # The batch holds its destination's items with ids first_item_id … last_item_id: a range cut when the batch
+    # forms (outbound._batches_form), so forming a batch rewrites no item.
+    first_item_id = models.BigIntegerField(default=0)
+    last_item_id = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("出力バッチ")
         verbose_name_plural = _("出力バッチ")
         constraints = [models.UniqueConstraint(fields=["destination", "day", "seq"], name="export_batch_seq")]
+        indexes = [models.Index(fields=["destination", "last_item_id"], name="export_batch_range")]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def items(self) -> models.QuerySet[ExportItem]:
+        """The items the batch holds (superseded revisions included)."""
+        return ExportItem.objects.filter(
+            destination_id=self.destination_id, pk__gte=self.first_item_id, pk__lte=self.last_item_id
+        )
+
+    @classmethod
+    def holding(cls, item: ExportItem | None = None) -> models.QuerySet[ExportBatch]:
+        """The batch that holds ``item`` (none while it waits); without an item, the batch of an outer query's
+        item, for ``Subquery(ExportBatch.holding().values(...)[:1])``."""
+        destination: Any = OuterRef("destination_id") if item is None else item.destination_id
+        pk: Any = OuterRef("pk") if item is None else item.pk
+        return cls.objects.filter(destination_id=destination, first_item_id__lte=pk, last_item_id__gte=pk)
 
     @property
     def name(self) -> str:
@@ -306,6 +334,8 @@ class ExportDocument(models.Model):
 
 class ExportStatus(models.TextChoices):
     PENDING = "pending", _("出力待ち")
+    # Shown, never stored: a pending item whose batch is written (ExportItem.state) — so writing a batch of
+    # thousands of rows rewrites none of them.
     SENT = "sent", _("出力済")
     OK = "ok", _("取込済")
     NG = "ng", _("取込エラー")
@@ -328,6 +358,10 @@ class ExportItem(models.Model):
     layout = models.CharField(_("レイアウト"), max_length=80, blank=True)
     header = models.JSONField()
     rows = models.JSONField()
+    # The rows as the file holds them (CSV, CRLF, no header), encoded once when they are put; "" for rows with
+    # sealed values, which are encoded when the file is written. A JIS X 0213 destination encodes from ``rows``.
+    csv = models.TextField(blank=True)
+    row_count = models.PositiveIntegerField(default=0)
     secrets = models.TextField(blank=True)
     # The indexes of the columns whose values are only ever stored sealed (e.g. 個人番号), sealed or not.
     sealed_columns = models.JSONField(default=list, blank=True)
@@ -336,9 +370,6 @@ class ExportItem(models.Model):
     secrets_purged_at = models.DateTimeField(null=True, blank=True)
     destination = models.ForeignKey(
         ExportDestination, on_delete=models.PROTECT, related_name="items", db_index=False
-    )
-    batch = models.ForeignKey(
-        ExportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="items", db_index=False
     )
     status = models.CharField(
         _("状態"), max_length=16, choices=ExportStatus.choices, default=ExportStatus.PENDING
@@ -353,16 +384,30 @@ class ExportItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "reception_no", "revision"], name="export_item_once")
         ]
-        # Few indexes, each for a query that needs it: a flush binds and marks thousands of rows at once, and
-        # every index is written again for each of them.
+        # Few indexes, each for a query that needs it: every one is written again for each row a finish puts.
         indexes = [
-            models.Index(fields=["batch", "kind"], name="export_item_batch"),
+            models.Index(fields=["destination", "id"], name="export_item_destination"),  # batches' ranges
             models.Index(fields=["reception_no"], name="export_item_reception"),
-            models.Index(
-                fields=["destination", "id"], condition=models.Q(batch=None), name="export_item_unbatched"
-            ),
             models.Index(fields=["id"], condition=models.Q(status="ng"), name="export_item_refused"),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.reception_no}#{self.revision}"
+
+    @cached_property
+    def batch(self) -> ExportBatch | None:
+        """The batch that holds the item; None while it waits for the next flush."""
+        return ExportBatch.holding(self).first()
+
+    @property
+    def state(self) -> str:
+        """The status as people see it: a pending item of a written batch is 出力済 (ExportStatus.SENT)."""
+        return shown_status(self.status, written=self.batch is not None and self.batch.written_at is not None)
+
+    def get_state_display(self) -> str:
+        return str(ExportStatus(self.state).label)
+
+
+def shown_status(status: str, *, written: bool) -> str:
+    """An item's status as people see it, given whether the batch holding it is written."""
+    return ExportStatus.SENT if status == ExportStatus.PENDING and written else status

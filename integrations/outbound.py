@@ -4,11 +4,13 @@
   per layout) and its PDF, once. Values are checked here, so a reception that could not be exported is refused at
   the counter, not found broken at 3 a.m.: a formula-like value, or a character a JIS X 0213 destination cannot
   take. The individual number is sealed (``madoguchi.fieldcrypt``) before it is stored.
-- ``export_flush`` binds pending items to a batch per destination (its name — date and sequence — and so every
-  key is fixed from then on) and writes the batch: a CSV per kind and layout version, the PDFs, and last the
-  manifest with each file's rows, bytes and SHA-256. A robot treats a batch as present only once its manifest is.
-  A batch that fails (storage down, the process killed) is written again, under the same keys, by the next flush;
-  an item belongs to exactly one batch, so nothing is written twice into two batches.
+- ``export_flush`` cuts the waiting items into a batch per destination — an id range, so that forming a batch
+  rewrites no item; its name (date and sequence), and so every key, is fixed from then on — and writes the
+  batch: a CSV per kind and layout version, the PDFs, and last the manifest with each file's rows, bytes and
+  SHA-256. A robot treats a batch as present only once its manifest is. A batch that fails (storage down, the
+  process killed) is written again, under the same keys, by the next flush; an item belongs to exactly one
+  batch, so nothing is written twice into two batches. Rows are stored CSV-encoded when they are put, so the
+  flush mostly joins text.
 - ``export_results_pickup`` reads ``<batch>.result.csv`` files (受付番号, 結果 OK/NG, メッセージ) written by the
   robot next to the manifest: OK acknowledges the reception's rows (and purges their sealed secrets), NG marks
   them refused with the message. A malformed file is rejected whole with a report beside it; a line naming a
@@ -26,21 +28,22 @@ import io
 import itertools
 import json
 import logging
+import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
-from madoguchi.fieldcrypt import SealBroken, seal, unseal
-from madoguchi.moji.csvsafe import UnsafeCsvValue, check_cell, write_csv
+from madoguchi.fieldcrypt import SealBroken, opener, seal
+from madoguchi.moji.csvsafe import UnsafeCsvValue, check_cell, csv_field, csv_file, csv_lines, write_csv
 from madoguchi.moji.jis import NoSubstitute, Substitution, degrade_to_jisx0213, in_jisx0213
 
 from .hooks import export_requeued_notify, export_result_notify, export_written_notify
@@ -124,12 +127,11 @@ def outbox_put(
             if len(row) != len(export.header):
                 raise ExportRefused(f"{reception_no}: {export.kind} row {number} does not match its header")
         rows, secrets = _rows_sealed(export)
-        for number, row in enumerate(rows, start=1):
-            for column, value in zip(export.header, row, strict=True):
-                try:
-                    check_cell(value, row=number, column=column)
-                except UnsafeCsvValue as exc:
-                    raise UnsafeCsvValue(f"{reception_no} {export.kind}: {exc}") from exc
+        sealed_columns = [i for i, column in enumerate(export.header) if column in export.secret_columns]
+        try:
+            _cells_checked(export.header, rows, sealed_columns)
+        except (UnsafeCsvValue, ExportRefused) as exc:
+            raise type(exc)(f"{reception_no} {export.kind}: {exc}") from exc
         try:
             _degradable(destination, export.header, rows)
         except ExportRefused as exc:
@@ -142,11 +144,11 @@ def outbox_put(
                 "layout": export.layout,
                 "header": export.header,
                 "rows": rows,
+                "csv": _encoded(rows, sealed_columns),
+                "row_count": len(rows),
                 "secrets": secrets,
                 "sealed_at": timezone.now() if secrets else None,
-                "sealed_columns": [
-                    i for i, column in enumerate(export.header) if column in export.secret_columns
-                ],
+                "sealed_columns": sealed_columns,
                 "destination": destination,
             },
         )
@@ -176,28 +178,82 @@ def _rows_sealed(export: ExportRows) -> tuple[list[list[str]], str]:
     return rows, seal(json.dumps(hidden), purpose=SEAL_PURPOSE) if hidden else ""
 
 
-def _unsealed(pk: int, rows: list[list[str]], secrets: str) -> list[list[str]]:
-    """An item's rows with its sealed values put back, to be written to the file."""
+def _cells_checked(
+    header: Sequence[str], rows: Sequence[Sequence[str]], sealed_columns: Sequence[int]
+) -> None:
+    """Raise UnsafeCsvValue or ExportRefused, naming the row and column, for a cell that cannot be exported: one
+    a spreadsheet would run, or one with a BMP private-use character (an old vendor's 外字, domain.md §3: no
+    core system can read it, and the stored CSV text uses two of them to mark its sealed cells)."""
+    for number, row in enumerate(rows, start=1):
+        for index, (column, value) in enumerate(zip(header, row, strict=True)):
+            if index in sealed_columns:
+                continue
+            check_cell(value, row=number, column=column)
+            if found := _PRIVATE_USE.search(value):
+                raise ExportRefused(
+                    f"row {number}, column {column}: the private-use character U+{ord(found[0]):04X} (外字) "
+                    "cannot be exported; replace it with its MJ character"
+                )
+
+
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+_HOLE = re.compile("\ue000(\\d+:\\d+)\ue001")
+
+
+def _encoded(rows: list[list[str]], sealed_columns: Sequence[int]) -> str:
+    """The rows as the stored CSV text, each sealed cell a hole naming its place (U+E000 row:column U+E001),
+    which the flush fills from the sealed values without encoding the rows again."""
+    if sealed_columns:
+        rows = [
+            [f"\ue000{n}:{i}\ue001" if i in sealed_columns else value for i, value in enumerate(row)]
+            for n, row in enumerate(rows)
+        ]
+    return csv_lines(rows)
+
+
+def _opened(pk: int, secrets: str, open_one: Callable[[str], str] | None = None) -> dict[str, str]:
+    """An item's sealed values by place ("row:column"); {} when there are none or they cannot be opened."""
+    if not secrets:
+        return {}
     try:
-        hidden = json.loads(unseal(secrets, purpose=SEAL_PURPOSE))
+        hidden: dict[str, str] = json.loads((open_one or opener(SEAL_PURPOSE))(secrets))
     except SealBroken:
         # MADOGUCHI_DATA_KEY changed or lost: the cells stay empty rather than the batch never leaving; the item
         # says so in the admin.
         logger.error("outbox item %s: its sealed values cannot be opened; exported empty", pk)
         ExportItem.objects.filter(pk=pk).update(message=UNSEALABLE)
-        return rows
+        return {}
+    return hidden
+
+
+def _filled(pk: int, text: str, secrets: str, open_one: Callable[[str], str]) -> str:
+    """Stored CSV text with its holes filled by the sealed values (empty once they are purged)."""
+    for place, value in _opened(pk, secrets, open_one).items():
+        text = text.replace(f"\ue000{place}\ue001", csv_field(value))
+    return _HOLE.sub("", text) if "\ue000" in text else text
+
+
+def _unsealed(pk: int, rows: list[list[str]], secrets: str) -> list[list[str]]:
+    """An item's rows with its sealed values put back, to be written to the file."""
     rows = [list(row) for row in rows]
-    for place, value in hidden.items():
+    for place, value in _opened(pk, secrets).items():
         number, index = (int(part) for part in place.split(":"))
         rows[number][index] = value
     return rows
 
 
+def _waiting() -> Any:
+    """The items no batch holds yet: those after their destination's last cut."""
+    after = Q(pk__in=[])
+    for destination_id, cut_through in ExportDestination.objects.values_list("pk", "cut_through"):
+        after |= Q(destination_id=destination_id, pk__gt=cut_through)
+    return ExportItem.objects.filter(after)
+
+
 def _flush_if_due() -> None:
     threshold = settings.MADOGUCHI_EXPORT_FLUSH_ROWS
     # Counts at most `threshold` rows: a long outage's backlog does not make every finish slower.
-    waiting = ExportItem.objects.filter(status=ExportStatus.PENDING, batch=None).values("pk")[:threshold]
-    if waiting.count() < threshold:
+    if _waiting().values("pk")[:threshold].count() < threshold:
         return
     from .tasks import export_flush
 
@@ -211,39 +267,50 @@ def _flush_if_due() -> None:
 
 
 def _batches_form() -> None:
-    """Bind every unbatched pending item to a new batch of its destination (at most
-    MADOGUCHI_EXPORT_BATCH_MAX items each), with its name fixed from now on."""
+    """Cut every destination's waiting items into new batches (at most MADOGUCHI_EXPORT_BATCH_MAX items each),
+    each an id range whose name is fixed from now on. Cutting rewrites no item: a batch of thousands is formed by
+    a few statements."""
     limit = max(1, settings.MADOGUCHI_EXPORT_BATCH_MAX)
-    for destination_id in (
-        ExportItem.objects.filter(batch=None, status=ExportStatus.PENDING)
-        .values_list("destination_id", flat=True)
-        .distinct()
+    for destination_id, cut_through in ExportDestination.objects.order_by("pk").values_list(
+        "pk", "cut_through"
     ):
+        if not ExportItem.objects.filter(destination_id=destination_id, pk__gt=cut_through).exists():
+            continue  # nothing waits: the table is not locked for nothing
         while True:
             with transaction.atomic():
-                destination = ExportDestination.objects.select_for_update().get(pk=destination_id)
+                if connection.vendor == "postgresql":
+                    # Ids are handed out before their transactions commit: wait for those in flight, and hold back
+                    # new ones until the cut is recorded, so no item can later appear below the cut. (SQLite runs
+                    # one writing transaction at a time: an uncommitted id is always above every committed one.)
+                    # Taken before the destination's row: a finish holding the table inserts items that lock
+                    # that row (their foreign key) and must not wait for us.
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"LOCK TABLE {ExportItem._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+                destination = ExportDestination.objects.select_for_update(no_key=True).get(pk=destination_id)
                 waiting = ExportItem.objects.filter(
-                    batch=None, status=ExportStatus.PENDING, destination=destination
+                    destination=destination, pk__gt=destination.cut_through
                 ).order_by("pk")
-                # The batch's last item, so that binding is one statement, not a list of ids.
-                last_pk = waiting.values_list("pk", flat=True)[limit - 1 : limit].first() or (
-                    waiting.values_list("pk", flat=True).last()
-                )
-                if last_pk is None:
+                # The batch: the first `limit` waiting items, read as one span.
+                span = waiting.values("pk")[:limit].aggregate(first=Min("pk"), last=Max("pk"), n=Count("pk"))
+                if not span["n"]:
                     break
+                first, last, full = span["first"], span["last"], span["n"] >= limit
                 day = timezone.localdate()
-                last = ExportBatch.objects.filter(destination=destination, day=day).aggregate(n=Max("seq"))[
-                    "n"
-                ]
-                seq = (last or 0) + 1
-                batch = ExportBatch.objects.create(
+                seq = (
+                    ExportBatch.objects.filter(destination=destination, day=day).aggregate(n=Max("seq"))["n"]
+                    or 0
+                ) + 1
+                ExportBatch.objects.create(
                     destination=destination,
                     day=day,
                     seq=seq,
                     prefix=f"{destination.prefix}{day:%Y%m%d}/{day:%Y%m%d}-{seq:04d}/",
+                    first_item_id=first,
+                    last_item_id=last,
                 )
-                bound = waiting.filter(pk__lte=last_pk).update(batch=batch)
-            if bound < limit:
+                destination.cut_through = last
+                destination.save(update_fields=["cut_through"])
+            if not full:
                 break
 
 
@@ -275,32 +342,55 @@ def _layout_suffix(layout: str) -> str:
 
 def _batch_csvs(batch: ExportBatch) -> tuple[list[_File], set[str]]:
     """The batch's CSV files (and for a JIS X 0213 destination their substitution reports), one per kind and
-    layout, and the receptions they hold. Rows are read as tuples, the header once per layout; every cell is
-    checked again on the way out (a row stored by other means than ``outbox_put`` is caught here)."""
+    layout, and the receptions they hold. Rows stored CSV-encoded (``ExportItem.csv``) are joined as they are;
+    rows with sealed values, and every row for a JIS X 0213 destination, are decoded, unsealed, checked and
+    encoded here (a row stored by other means than ``outbox_put`` is caught by the check too)."""
     destination = batch.destination
+    degrade = destination.repertoire == Repertoire.JISX0213
     current = batch.items.exclude(status=ExportStatus.SUPERSEDED)
     headers: dict[tuple[str, str], list[str]] = {}
-    for kind, layout, header in current.values_list("kind", "layout", "header").distinct():
-        if (kind, layout) in headers:
-            raise ExportRefused(f"{kind}: two headers under one layout {layout}")
-        headers[(kind, layout)] = header
-    groups: dict[tuple[str, str], list[list[str]]] = defaultdict(list)
+    texts: dict[tuple[str, str], list[str]] = defaultdict(list)  # the rows encoded, in order
+    counts: dict[tuple[str, str], int] = defaultdict(int)
     receptions: set[str] = set()
-    for kind, layout, rows, secrets, pk, reception_no in current.order_by("pk").values_list(
-        "kind", "layout", "rows", "secrets", "pk", "reception_no"
+    # Decoded from JSON: every row of a JIS X 0213 destination, and rows stored before they were kept encoded.
+    decoded: list[tuple[int, tuple[str, str], str, int]] = []  # (pk, key, secrets, place among the texts)
+    open_one = opener(SEAL_PURPOSE)
+    for pk, kind, layout, reception_no, text, row_count, secrets in current.order_by("pk").values_list(
+        "pk", "kind", "layout", "reception_no", "csv", "row_count", "secrets"
     ):
-        groups[(kind, layout)].extend(_unsealed(pk, rows, secrets) if secrets else rows)
+        key = (kind, layout)
+        if key not in headers:
+            headers[key] = current.filter(kind=kind, layout=layout).values_list("header", flat=True)[0]
         receptions.add(reception_no)
+        if degrade or not text:
+            decoded.append((pk, key, secrets, len(texts[key])))
+            texts[key].append("")
+        else:
+            texts[key].append(_filled(pk, text, secrets, open_one) if "\ue000" in text else text)
+            counts[key] += row_count
+    decoded_rows: dict[tuple[str, str], list[list[str]]] = defaultdict(list)  # JIS X 0213: the rows decoded
+    if decoded:
+        of = (
+            current if degrade else current.filter(pk__in=[pk for pk, *_ in decoded])
+        )  # few: rows stored before
+        stored = dict(of.values_list("pk", "rows"))
+        for pk, key, secrets, place in decoded:
+            rows = _unsealed(pk, stored[pk], secrets) if secrets else stored[pk]
+            counts[key] += len(rows)
+            if degrade:
+                decoded_rows[key].extend(rows)
+            else:
+                texts[key][place] = csv_lines(rows, header=headers[key])
     files: list[_File] = []
-    for (kind, layout), rows in sorted(groups.items()):
-        header = headers[(kind, layout)]
+    for key, header in sorted(headers.items()):
+        kind, layout = key
         stem = f"{batch.name}_{kind}_{_layout_suffix(layout)}"
-        if destination.repertoire == Repertoire.JISX0213:
-            header, rows, report = _degraded(destination, header, rows)
+        if degrade:
+            header, rows, report = _degraded(destination, header, decoded_rows[key])
             files.append(_File(f"{stem}.substitutions.csv", kind, layout, report))
-        files.append(
-            _File(f"{stem}.csv", kind, layout, write_csv(header, rows, bom=destination.bom), len(rows))
-        )
+            texts[key] = [csv_lines(rows, header=header)]
+        data = csv_file(header, texts[key], bom=destination.bom)
+        files.append(_File(f"{stem}.csv", kind, layout, data, counts[key]))
     return files, receptions
 
 
@@ -370,7 +460,8 @@ def _manifest(batch: ExportBatch, entries: list[dict[str, Any]], receptions: int
     return (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _batch_write(batch: ExportBatch, storage: ObjectStorage) -> str:
+def _batch_write(batch: ExportBatch, storage: ObjectStorage) -> tuple[str, int]:
+    """Write the batch's files, the manifest last; return the manifest's SHA-256 and the receptions written."""
     files, receptions = _batch_csvs(batch)
     entries = []
     for file in itertools.chain(files, _batch_pdfs(batch)):  # PDFs one at a time, each let go once written
@@ -378,7 +469,7 @@ def _batch_write(batch: ExportBatch, storage: ObjectStorage) -> str:
         entries.append(file.manifest_entry())
     manifest = _manifest(batch, entries, len(receptions))
     storage.put(batch.manifest_key, manifest)  # last: the batch is there once this is
-    return hashlib.sha256(manifest).hexdigest()
+    return hashlib.sha256(manifest).hexdigest(), len(receptions)
 
 
 def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
@@ -391,7 +482,7 @@ def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
     due = ExportBatch.objects.filter(Q(written_at=None) | Q(resend_requested=True, result_read_at=None))
     for batch in due.select_related("destination").order_by("pk"):
         try:
-            sha256 = _batch_write(batch, storage)
+            sha256, receptions = _batch_write(batch, storage)
         except (StorageError, ExportRefused, UnsafeCsvValue, OSError) as exc:
             ExportBatch.objects.filter(pk=batch.pk).update(
                 attempts=F("attempts") + 1, last_error=str(exc)[:2000]
@@ -408,22 +499,18 @@ def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
             )
             if not first:
                 ExportBatch.objects.filter(pk=batch.pk).update(resend_requested=False, **done)
-            batch.items.filter(status=ExportStatus.PENDING).update(status=ExportStatus.SENT)
+            # Its pending items are 出力済 from now on (ExportItem.state): no item is rewritten to say so.
             audit_record(
                 actor=None,
                 action=AuditAction.EXPORT,
                 target_type="export_batch",
                 target_ref=batch.name,
-                detail={
-                    "destination": batch.destination.code,
-                    "items": batch.items.count(),
-                    "resend": not first,
-                },
+                detail={"destination": batch.destination.code, "receptions": receptions, "resend": not first},
             )
             if (
                 first
             ):  # in the same transaction: the receptions are 連携済 exactly when their batch is written
-                export_written_notify(sorted(set(batch.items.values_list("reception_no", flat=True))))
+                export_written_notify(batch.items.values_list("reception_no", flat=True))
         written.append(batch.manifest_key)
     return written
 
@@ -657,12 +744,8 @@ def export_item_correct(*, item: ExportItem, rows: list[list[str]], actor: Any) 
                 f"{locked.reception_no} {locked.kind}: the corrected rows do not match the layout"
             )
         sealed = set(locked.sealed_columns)
-        for number, row in enumerate(rows, start=1):
-            for index, (column, value) in enumerate(zip(locked.header, row, strict=True)):
-                if index in sealed:
-                    row[index] = ""  # never typed here: the sealed value is carried over
-                else:
-                    check_cell(value, row=number, column=column)
+        rows = [["" if index in sealed else value for index, value in enumerate(row)] for row in rows]
+        _cells_checked(locked.header, rows, locked.sealed_columns)  # a sealed cell is never typed here
         _degradable(locked.destination, locked.header, rows)
         newer = ExportItem.objects.create(
             kind=locked.kind,
@@ -671,6 +754,8 @@ def export_item_correct(*, item: ExportItem, rows: list[list[str]], actor: Any) 
             layout=locked.layout,
             header=locked.header,
             rows=rows,
+            csv=_encoded(rows, locked.sealed_columns),
+            row_count=len(rows),
             secrets=locked.secrets,
             sealed_at=locked.sealed_at,
             sealed_columns=locked.sealed_columns,

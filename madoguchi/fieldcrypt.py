@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Callable
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
@@ -41,7 +42,12 @@ def _key(configured: str, secret_key: str) -> bytes:
 
 
 def _aead() -> AESGCM:
-    return AESGCM(_key(settings.MADOGUCHI_DATA_KEY, settings.SECRET_KEY))
+    return _cipher(_key(settings.MADOGUCHI_DATA_KEY, settings.SECRET_KEY))
+
+
+@lru_cache(maxsize=4)
+def _cipher(key: bytes) -> AESGCM:
+    return AESGCM(key)  # stateless between calls: one per key serves every seal and unseal
 
 
 def seal(plain: str, *, purpose: str) -> str:
@@ -55,12 +61,22 @@ def seal(plain: str, *, purpose: str) -> str:
 
 def unseal(token: str, *, purpose: str) -> str:
     """The plain text of a token from ``seal`` with the same purpose; "" stays ""."""
-    if not token:
-        return ""
-    if not token.startswith(PREFIX):
-        raise SealBroken("not a sealed value")
-    try:
-        raw = base64.b64decode(token[len(PREFIX) :], validate=True)
-        return _aead().decrypt(raw[:12], raw[12:], purpose.encode()).decode()
-    except (binascii.Error, InvalidTag, ValueError) as exc:
-        raise SealBroken("the sealed value was altered or sealed under another key or purpose") from exc
+    return opener(purpose)(token) if token else ""
+
+
+def opener(purpose: str) -> Callable[[str], str]:
+    """``unseal`` for many tokens of one purpose: the key is looked up once."""
+    aead, associated = _aead(), purpose.encode()
+
+    def open_one(token: str) -> str:
+        if not token:
+            return ""
+        if not token.startswith(PREFIX):
+            raise SealBroken("not a sealed value")
+        try:
+            raw = base64.b64decode(token[len(PREFIX) :], validate=True)
+            return aead.decrypt(raw[:12], raw[12:], associated).decode()
+        except (binascii.Error, InvalidTag, ValueError) as exc:
+            raise SealBroken("the sealed value was altered or sealed under another key or purpose") from exc
+
+    return open_one

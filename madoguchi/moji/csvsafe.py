@@ -27,13 +27,31 @@ def write_csv(
     """Encode ``rows`` under ``header`` as UTF-8 CSV with CRLF line ends. Every cell is checked (UnsafeCsvValue)
     unless ``check`` is False — only for a report that quotes what another file said, where refusing would lose
     the report."""
+    return csv_file(header, [csv_lines(rows, header=header if check else None)], bom=bom)
+
+
+def csv_lines(rows: Iterable[Sequence[str]], *, header: Sequence[str] | None = None) -> str:
+    """``rows`` as CSV text (CRLF line ends, no header), to store and join into a file later with ``csv_file``.
+    With a ``header`` every cell is checked first (UnsafeCsvValue naming the row and column)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(header)
     for number, row in enumerate(rows, start=1):
-        if check:
+        if header is not None:
             for column, value in zip(header, row, strict=True):
                 check_cell(value, row=number, column=column)
         writer.writerow(row)
-    data = buffer.getvalue().encode("utf-8")
+    return buffer.getvalue()
+
+
+def csv_field(value: str) -> str:
+    """One cell as ``csv_lines`` writes it in a row of two or more cells (quoted when it holds a comma, a quote
+    or a line break): to put a value into stored CSV text without encoding its row again."""
+    if any(char in value for char in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def csv_file(header: Sequence[str], chunks: Iterable[str], *, bom: bool = False) -> bytes:
+    """A CSV file of ``header`` and the rows of ``chunks`` (each from ``csv_lines``), as UTF-8."""
+    data = "".join((csv_lines([header]), *chunks)).encode("utf-8")
     return (b"\xef\xbb\xbf" + data) if bom else data

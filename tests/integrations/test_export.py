@@ -9,9 +9,11 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations import hooks
@@ -134,7 +136,7 @@ def test_a_batch_is_its_csvs_and_pdfs_with_the_manifest_written_last(storage: Re
     card = storage.get(f"{batch.prefix}{batch.name}_std_kojin_bango_card_v1.csv")
     assert csv_rows(card)[1] == ["R1", "窓口　花子", NUMBER]
     assert NUMBER not in database_dump()
-    assert set(ExportItem.objects.values_list("status", flat=True)) == {ExportStatus.SENT}
+    assert {item.state for item in ExportItem.objects.all()} == {ExportStatus.SENT}
 
 
 def test_flushing_again_writes_nothing_and_putting_again_adds_nothing(storage: Recording) -> None:
@@ -170,6 +172,78 @@ def test_a_batch_holds_at_most_the_configured_number_of_rows(storage: Recording,
         put(f"R{n}")
     assert len(export_flush(storage=storage)) == 3
     assert sorted(ExportBatch.objects.values_list("seq", flat=True)) == [1, 2, 3]
+
+
+def _written_receptions(storage: LocalFolderStorage) -> list[str]:
+    """The 受付番号 of every row of every written juminido CSV, in all batches."""
+    found: list[str] = []
+    for batch in ExportBatch.objects.exclude(written_at=None):
+        data = storage.get(f"{batch.prefix}{batch.name}_juminido_v1.csv")
+        found += [row[0] for row in csv_rows(data)[1:]]
+    return found
+
+
+def test_a_batch_is_its_destinations_id_range_and_the_next_starts_after_it(
+    storage: Recording, settings
+) -> None:
+    settings.MADOGUCHI_EXPORT_BATCH_MAX = 2
+    for n in range(3):
+        put(f"R{n}")
+    export_flush(storage=storage)
+    put("R3")
+    export_flush(storage=storage)
+    batches = list(ExportBatch.objects.order_by("pk"))
+    assert [sorted(b.items.values_list("reception_no", flat=True)) for b in batches] == [
+        ["R0", "R1"],
+        ["R2"],
+        ["R3"],
+    ]
+    assert [item.batch for item in ExportItem.objects.order_by("pk")] == [
+        batches[0],
+        batches[0],
+        *batches[1:],
+    ]
+    assert sorted(_written_receptions(storage)) == ["R0", "R1", "R2", "R3"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finish_still_open_when_a_batch_is_cut_is_written_once_not_lost(storage: Recording) -> None:
+    """On PostgreSQL ids are handed out before their transactions commit: R2's finish takes a lower id than R3's
+    but commits later. The cut waits for it (on SQLite every write waits), so R2 is never below a written batch's
+    range without being in its files."""
+    put("R1")
+    inside, release = threading.Event(), threading.Event()
+
+    def in_thread(work: Callable[[], object]) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def slow_finish() -> None:
+        with transaction.atomic():
+            put("R2")
+            inside.set()
+            release.wait(20)
+
+    finishing = in_thread(slow_finish)
+    assert inside.wait(20)
+    quick = in_thread(lambda: put("R3"))  # commits at once on PostgreSQL; waits for R2 on SQLite
+    quick.join(1)
+    flushing = in_thread(lambda: export_flush(storage=storage))
+    flushing.join(1)
+    assert flushing.is_alive()  # the cut waits for the finish in flight
+    release.set()
+    for thread in (finishing, quick, flushing):
+        thread.join(30)
+    export_flush(storage=storage)
+    assert sorted(_written_receptions(storage)) == ["R1", "R2", "R3"]
+    assert all(item.state == ExportStatus.SENT for item in ExportItem.objects.all())
 
 
 def test_unsafe_value_is_refused_before_it_enters_the_outbox() -> None:
@@ -234,8 +308,9 @@ def test_a_jis_x_0213_destination_gets_degraded_twins_and_a_substitution_report(
 
 
 def test_a_character_without_substitute_is_refused_at_the_counter(jis_destination: ExportDestination) -> None:
-    with pytest.raises(ExportRefused, match=r"R1 juminido: row 1, column 氏名: .*U\+E000.*no substitute"):
-        put("R1", rows_of("R1", name="\ue000田"))
+    # A GJ character (Plane 16): in MJ+, in no JIS X 0213 column, with no 異体字 key.
+    with pytest.raises(ExportRefused, match=r"R1 juminido: row 1, column 氏名: .*U\+100000.*no substitute"):
+        put("R1", rows_of("R1", name="\U00100000田"))
     with pytest.raises(ExportRefused, match=r"column 受付番号: .*no degraded twin"):
         put("髙1", ExportRows("juminido", "juminido@1", HEADER, [["髙1", "山田", "本町"]]))
     assert not ExportItem.objects.exists()
@@ -307,7 +382,7 @@ def test_a_malformed_result_file_is_rejected_whole(
     batch.refresh_from_db()
     assert reason in batch.result_error and batch.result_read_at is None
     assert "nothing was applied" in storage.get(batch.result_report_key).decode()
-    assert answers == [] and set(ExportItem.objects.values_list("status", flat=True)) == {ExportStatus.SENT}
+    assert answers == [] and {item.state for item in ExportItem.objects.all()} == {ExportStatus.SENT}
     # The same file is not read again; the robot's corrected file is.
     export_results_pickup(storage=storage)
     assert answers == []
@@ -361,8 +436,8 @@ def test_a_correction_keeps_the_sealed_number_and_checks_values(
     newer = export_item_correct(item=card, rows=[["R1", "窓口　花子", "999999999999"]], actor=admin)
     export_flush(storage=storage)
     newer.refresh_from_db()
-    assert newer.batch_id is not None
-    second = ExportBatch.objects.get(pk=newer.batch_id)
+    second = newer.batch
+    assert second is not None and second != batch
     assert csv_rows(storage.get(f"{second.prefix}{second.name}_std_kojin_bango_card_v1.csv"))[1] == [
         "R1",
         "窓口　花子",
@@ -407,6 +482,27 @@ def test_a_number_sealed_under_a_lost_key_is_exported_empty_rather_than_holding_
         "窓口　花子",
         "",
     ]
+
+
+def test_a_number_purged_before_its_batch_is_written_leaves_its_cell_empty(
+    storage: Recording, settings
+) -> None:
+    put("R1", card_face("R1"), rows_of("R1"))
+    later = timezone.now() + dt.timedelta(days=settings.MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS + 1)
+    assert export_secrets_purge(now=later) == 1
+    export_flush(storage=storage)
+    batch = ExportBatch.objects.get()
+    card = storage.get(f"{batch.prefix}{batch.name}_std_kojin_bango_card_v1.csv")
+    assert csv_rows(card)[1] == ["R1", "窓口　花子", ""]
+    assert "\ue000".encode() not in card  # the stored text's mark for the sealed cell never leaves
+
+
+def test_a_private_use_character_is_refused_naming_where() -> None:
+    with pytest.raises(
+        ExportRefused, match="R1 juminido: row 1, column 住所: the private-use character U\\+E000"
+    ):
+        put("R1", rows_of("R1", address="窓口市\ue0001-1"))
+    assert not ExportItem.objects.exists()
 
 
 def test_a_sealed_column_is_never_typed_even_when_it_was_empty(storage: Recording, django_user_model) -> None:

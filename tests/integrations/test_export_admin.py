@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -173,7 +174,7 @@ def test_only_a_refused_item_can_be_corrected(
 ) -> None:
     sent(local_storage)
     item = ExportItem.objects.get()
-    assert item.status == ExportStatus.SENT
+    assert item.state == ExportStatus.SENT
     for response in (
         admin_client.get(correct_url(item)),
         admin_client.post(correct_url(item), {"r0_c0": "R1", "r0_c1": "山田　太郎"}),
@@ -223,6 +224,33 @@ def test_a_batch_is_listed_and_shown_with_its_items_and_result_report(
     assert AuditEvent.objects.filter(
         action=AuditAction.VIEW, target_type="export_result_report", target_ref=batch.name
     ).exists()
+
+
+def test_the_item_list_shows_each_rows_batch_and_state_and_a_batchs_link_lists_its_rows(
+    admin_client: Client, local_storage: LocalFolderStorage
+) -> None:
+    batch = sent(local_storage)
+    outbox_put(
+        reception_no="R2",
+        exports=[ExportRows("juminido", "juminido@1", ["受付番号", "氏名"], [["R2", "山田"]])],
+    )  # waiting for the next flush
+    listing = admin_client.get(reverse("admin:integrations_exportitem_changelist") + "?status=all")
+    rows = {
+        found[1]: line
+        for line in listing.content.decode().split("<tr")
+        if (found := re.search(r'field-reception_no">(R\d)<', line))
+    }
+    assert "出力済" in rows["R1"] and batch.name in rows["R1"]
+    assert "出力待ち" in rows["R2"] and batch.name not in rows["R2"]
+    sent_only = admin_client.get(reverse("admin:integrations_exportitem_changelist") + "?status=sent")
+    assert ">R1<" in sent_only.content.decode() and ">R2<" not in sent_only.content.decode()
+    of_batch = admin_client.get(
+        reverse("admin:integrations_exportitem_changelist") + f"?batch={batch.pk}&status=all"
+    ).content.decode()
+    assert ">R1<" in of_batch and ">R2<" not in of_batch
+    page = admin_client.get(reverse("admin:integrations_exportitem_change", args=[ExportItem.objects.get(
+        reception_no="R1").pk])).content.decode()  # fmt: skip
+    assert batch.name in page and "出力済" in page
 
 
 def test_the_resend_action_marks_written_batches_and_audits(

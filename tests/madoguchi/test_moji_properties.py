@@ -1,8 +1,12 @@
 """Property tests of the MJ+ text library (hypothesis)."""
 
+import csv
+import io
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from madoguchi.moji.csvsafe import csv_field, csv_file, csv_lines, write_csv
 from madoguchi.moji.itaiji import kanji_search_key
 from madoguchi.moji.repertoire import Repertoire
 from madoguchi.moji.text import DEFAULT_GJ_RANGE, TextProblem, mj_problems, mj_warnings, text_problems
@@ -62,3 +66,26 @@ def test_kanji_search_key_is_a_fixed_point(text: str) -> None:
     assert kanji_search_key(key) == key
     assert not any(c.isspace() for c in key)
     assert not any(0xFE00 <= ord(c) <= 0xFE0F or 0xE0100 <= ord(c) <= 0xE01EF for c in key)
+
+
+CELLS = st.lists(st.lists(st.text(alphabet=st.sampled_from('a,"\r\n 葛\U000e0102髙𠮷'), max_size=6), min_size=2,
+                          max_size=2), max_size=5)  # fmt: skip
+
+
+@given(CELLS, CELLS, st.booleans())
+def test_rows_encoded_apart_and_joined_are_the_file_written_at_once(
+    first: list[list[str]], second: list[list[str]], bom: bool
+) -> None:
+    """The outbox stores each reception's rows encoded (csv_lines) and joins them into the file (csv_file): the
+    bytes must be those of writing every row at once, quoting and line breaks included, and read back the same."""
+    header = ["受付番号", "氏名"]
+    joined = csv_file(header, [csv_lines(first), csv_lines(second)], bom=bom)
+    assert joined == write_csv(header, first + second, bom=bom, check=False)
+    text = joined.decode("utf-8-sig" if bom else "utf-8")
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [header, *first, *second]
+
+
+@given(CELLS)
+def test_a_cell_encoded_alone_is_the_cell_in_its_row(rows: list[list[str]]) -> None:
+    for row in rows:
+        assert ",".join(csv_field(value) for value in row) + "\r\n" == csv_lines([row])
