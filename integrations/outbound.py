@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import StringAgg
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
 from madoguchi.audit.models import AuditAction
@@ -144,7 +145,7 @@ def outbox_put(
                 "layout": export.layout,
                 "header": export.header,
                 "rows": rows,
-                "csv": _encoded(rows, sealed_columns),
+                "csv": _encoded(reception_no, rows, sealed_columns),
                 "row_count": len(rows),
                 "secrets": secrets,
                 "sealed_at": timezone.now() if secrets else None,
@@ -197,18 +198,30 @@ def _cells_checked(
 
 
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
-_HOLE = re.compile("\ue000(\\d+:\\d+)\ue001")
+_HOLE = re.compile("\ue000([^\ue000\ue001]*)\ue001")
 
 
-def _encoded(rows: list[list[str]], sealed_columns: Sequence[int]) -> str:
-    """The rows as the stored CSV text, each sealed cell a hole naming its place (U+E000 row:column U+E001),
-    which the flush fills from the sealed values without encoding the rows again."""
+def _encoded(reception_no: str, rows: list[list[str]], sealed_columns: Sequence[int]) -> str:
+    """The rows as the stored CSV text, each sealed cell a hole, U+E000 受付番号:row:column U+E001 (unique within a
+    batch's file: a reception has one current item per kind), which the flush fills from the sealed values without
+    encoding the rows again."""
     if sealed_columns:
         rows = [
-            [f"\ue000{n}:{i}\ue001" if i in sealed_columns else value for i, value in enumerate(row)]
+            [
+                f"\ue000{reception_no}:{n}:{i}\ue001" if i in sealed_columns else value
+                for i, value in enumerate(row)
+            ]
             for n, row in enumerate(rows)
         ]
     return csv_lines(rows)
+
+
+def _filled(text: str, values: dict[str, str]) -> str:
+    """Stored CSV text with its holes filled from ``values`` (hole → value); a hole without one (its value purged,
+    or sealed under a lost key) is left empty."""
+    if "\ue000" not in text:
+        return text
+    return _HOLE.sub(lambda hole: csv_field(values.get(hole[1], "")), text)
 
 
 def _opened(pk: int, secrets: str, open_one: Callable[[str], str] | None = None) -> dict[str, str]:
@@ -224,13 +237,6 @@ def _opened(pk: int, secrets: str, open_one: Callable[[str], str] | None = None)
         ExportItem.objects.filter(pk=pk).update(message=UNSEALABLE)
         return {}
     return hidden
-
-
-def _filled(pk: int, text: str, secrets: str, open_one: Callable[[str], str]) -> str:
-    """Stored CSV text with its holes filled by the sealed values (empty once they are purged)."""
-    for place, value in _opened(pk, secrets, open_one).items():
-        text = text.replace(f"\ue000{place}\ue001", csv_field(value))
-    return _HOLE.sub("", text) if "\ue000" in text else text
 
 
 def _unsealed(pk: int, rows: list[list[str]], secrets: str) -> list[list[str]]:
@@ -340,19 +346,56 @@ def _layout_suffix(layout: str) -> str:
     return f"v{version}" if kind and version.isdigit() else "v0"
 
 
-def _batch_csvs(batch: ExportBatch) -> tuple[list[_File], set[str]]:
+def _batch_csvs(batch: ExportBatch) -> tuple[list[_File], int]:
     """The batch's CSV files (and for a JIS X 0213 destination their substitution reports), one per kind and
-    layout, and the receptions they hold. Rows stored CSV-encoded (``ExportItem.csv``) are joined as they are;
-    rows with sealed values, and every row for a JIS X 0213 destination, are decoded, unsealed, checked and
-    encoded here (a row stored by other means than ``outbox_put`` is caught by the check too)."""
+    layout, and how many receptions they hold. Rows are stored CSV-encoded (``ExportItem.csv``): the files are
+    those texts joined, their holes filled with the unsealed values. Rows for a JIS X 0213 destination, and rows
+    stored before they were kept encoded, are decoded, unsealed, checked and encoded here instead."""
+    destination = batch.destination
+    current = batch.items.exclude(status=ExportStatus.SUPERSEDED)
+    groups: dict[tuple[str, str], tuple[list[str], int]] = {}  # (kind, layout) → (texts in order, rows)
+    if destination.repertoire == Repertoire.MJ and connection.vendor == "postgresql":
+        # Joined by PostgreSQL: one row per file comes back, not one per reception.
+        joined = (
+            current.values("kind", "layout")
+            .annotate(
+                text=StringAgg("csv", delimiter="", order_by="pk"),
+                rows=Sum("row_count"),
+                unencoded=Count("pk", filter=Q(csv="")),
+            )
+            .values_list("kind", "layout", "text", "rows", "unencoded")
+        )
+        for kind, layout, text, rows, unencoded in joined:
+            if unencoded:
+                groups.clear()
+                break
+            groups[(kind, layout)] = ([text], rows)
+    if not groups:
+        return _batch_csvs_decoded(batch, current)
+    holes: dict[str, dict[str, str]] = defaultdict(dict)  # kind → hole → value
+    open_one = opener(SEAL_PURPOSE)
+    for pk, kind, reception_no, secrets in current.exclude(secrets="").values_list(
+        "pk", "kind", "reception_no", "secrets"
+    ):
+        for place, value in _opened(pk, secrets, open_one).items():
+            holes[kind][f"{reception_no}:{place}"] = value
+    files = []
+    for (kind, layout), (texts, rows) in sorted(groups.items()):
+        header = current.filter(kind=kind, layout=layout).values_list("header", flat=True)[0]
+        data = csv_file(header, [_filled(text, holes[kind]) for text in texts], bom=destination.bom)
+        files.append(_File(f"{batch.name}_{kind}_{_layout_suffix(layout)}.csv", kind, layout, data, rows))
+    return files, current.values("reception_no").distinct().count()
+
+
+def _batch_csvs_decoded(batch: ExportBatch, current: Any) -> tuple[list[_File], int]:
+    """``_batch_csvs`` row by row: for SQLite, for a JIS X 0213 destination (whose rows are degraded here), and
+    for rows stored before they were kept encoded (checked again on their way out)."""
     destination = batch.destination
     degrade = destination.repertoire == Repertoire.JISX0213
-    current = batch.items.exclude(status=ExportStatus.SUPERSEDED)
     headers: dict[tuple[str, str], list[str]] = {}
     texts: dict[tuple[str, str], list[str]] = defaultdict(list)  # the rows encoded, in order
     counts: dict[tuple[str, str], int] = defaultdict(int)
     receptions: set[str] = set()
-    # Decoded from JSON: every row of a JIS X 0213 destination, and rows stored before they were kept encoded.
     decoded: list[tuple[int, tuple[str, str], str, int]] = []  # (pk, key, secrets, place among the texts)
     open_one = opener(SEAL_PURPOSE)
     for pk, kind, layout, reception_no, text, row_count, secrets in current.order_by("pk").values_list(
@@ -365,14 +408,16 @@ def _batch_csvs(batch: ExportBatch) -> tuple[list[_File], set[str]]:
         if degrade or not text:
             decoded.append((pk, key, secrets, len(texts[key])))
             texts[key].append("")
-        else:
-            texts[key].append(_filled(pk, text, secrets, open_one) if "\ue000" in text else text)
-            counts[key] += row_count
+            continue
+        if "\ue000" in text:
+            hidden = _opened(pk, secrets, open_one)
+            text = _filled(text, {f"{reception_no}:{place}": value for place, value in hidden.items()})
+        texts[key].append(text)
+        counts[key] += row_count
     decoded_rows: dict[tuple[str, str], list[list[str]]] = defaultdict(list)  # JIS X 0213: the rows decoded
     if decoded:
-        of = (
-            current if degrade else current.filter(pk__in=[pk for pk, *_ in decoded])
-        )  # few: rows stored before
+        # Every row of a JIS X 0213 destination; otherwise the few stored before they were kept encoded.
+        of = current if degrade else current.filter(pk__in=[pk for pk, *_ in decoded])
         stored = dict(of.values_list("pk", "rows"))
         for pk, key, secrets, place in decoded:
             rows = _unsealed(pk, stored[pk], secrets) if secrets else stored[pk]
@@ -391,7 +436,7 @@ def _batch_csvs(batch: ExportBatch) -> tuple[list[_File], set[str]]:
             texts[key] = [csv_lines(rows, header=header)]
         data = csv_file(header, texts[key], bom=destination.bom)
         files.append(_File(f"{stem}.csv", kind, layout, data, counts[key]))
-    return files, receptions
+    return files, len(receptions)
 
 
 def _batch_pdfs(batch: ExportBatch) -> Iterator[_File]:
@@ -467,9 +512,9 @@ def _batch_write(batch: ExportBatch, storage: ObjectStorage) -> tuple[str, int]:
     for file in itertools.chain(files, _batch_pdfs(batch)):  # PDFs one at a time, each let go once written
         storage.put(batch.prefix + file.name, file.data)
         entries.append(file.manifest_entry())
-    manifest = _manifest(batch, entries, len(receptions))
+    manifest = _manifest(batch, entries, receptions)
     storage.put(batch.manifest_key, manifest)  # last: the batch is there once this is
-    return hashlib.sha256(manifest).hexdigest(), len(receptions)
+    return hashlib.sha256(manifest).hexdigest(), receptions
 
 
 def export_flush(*, storage: ObjectStorage | None = None) -> list[str]:
@@ -754,7 +799,7 @@ def export_item_correct(*, item: ExportItem, rows: list[list[str]], actor: Any) 
             layout=locked.layout,
             header=locked.header,
             rows=rows,
-            csv=_encoded(rows, locked.sealed_columns),
+            csv=_encoded(locked.reception_no, rows, locked.sealed_columns),
             row_count=len(rows),
             secrets=locked.secrets,
             sealed_at=locked.sealed_at,

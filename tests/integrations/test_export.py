@@ -497,6 +497,23 @@ def test_a_number_purged_before_its_batch_is_written_leaves_its_cell_empty(
     assert "\ue000".encode() not in card  # the stored text's mark for the sealed cell never leaves
 
 
+def test_rows_stored_before_they_were_kept_encoded_are_encoded_at_the_flush(storage: Recording) -> None:
+    put("R1", rows_of("R1"), card_face("R1"))
+    put("R2", rows_of("R2", name=IVS_NAME), card_face("R2", number="987654321098"))
+    put("R3", rows_of("R3"))
+    ExportItem.objects.filter(reception_no="R2").update(csv="", row_count=0)  # as migration 0009 left them
+    export_flush(storage=storage)
+    batch = ExportBatch.objects.get()
+    juminido = csv_rows(storage.get(f"{batch.prefix}{batch.name}_juminido_v1.csv"))
+    assert [row[:2] for row in juminido[1:]] == [["R1", "山田　太郎"], ["R2", IVS_NAME], ["R3", "山田　太郎"]]
+    card = csv_rows(storage.get(f"{batch.prefix}{batch.name}_std_kojin_bango_card_v1.csv"))
+    assert [row[2] for row in card[1:]] == [NUMBER, "987654321098"]
+    rows = {entry["file"]: entry.get("rows") for entry in manifest(storage, batch.manifest_key)["files"]}
+    assert (
+        rows[f"{batch.name}_juminido_v1.csv"] == 3 and rows[f"{batch.name}_std_kojin_bango_card_v1.csv"] == 2
+    )
+
+
 def test_a_private_use_character_is_refused_naming_where() -> None:
     with pytest.raises(
         ExportRefused, match="R1 juminido: row 1, column 住所: the private-use character U\\+E000"
