@@ -35,10 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.contrib.postgres.aggregates import StringAgg
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from madoguchi.audit.models import AuditAction
@@ -348,62 +347,29 @@ def _layout_suffix(layout: str) -> str:
 
 def _batch_csvs(batch: ExportBatch) -> tuple[list[_File], int]:
     """The batch's CSV files (and for a JIS X 0213 destination their substitution reports), one per kind and
-    layout, and how many receptions they hold. Rows are stored CSV-encoded (``ExportItem.csv``): the files are
-    those texts joined, their holes filled with the unsealed values. Rows for a JIS X 0213 destination, and rows
-    stored before they were kept encoded, are decoded, unsealed, checked and encoded here instead."""
-    destination = batch.destination
-    current = batch.items.exclude(status=ExportStatus.SUPERSEDED)
-    groups: dict[tuple[str, str], tuple[list[str], int]] = {}  # (kind, layout) → (texts in order, rows)
-    if destination.repertoire == Repertoire.MJ and connection.vendor == "postgresql":
-        # Joined by PostgreSQL: one row per file comes back, not one per reception.
-        joined = (
-            current.values("kind", "layout")
-            .annotate(
-                text=StringAgg("csv", delimiter="", order_by="pk"),
-                rows=Sum("row_count"),
-                unencoded=Count("pk", filter=Q(csv="")),
-            )
-            .values_list("kind", "layout", "text", "rows", "unencoded")
-        )
-        for kind, layout, text, rows, unencoded in joined:
-            if unencoded:
-                groups.clear()
-                break
-            groups[(kind, layout)] = ([text], rows)
-    if not groups:
-        return _batch_csvs_decoded(batch, current)
-    holes: dict[str, dict[str, str]] = defaultdict(dict)  # kind → hole → value
-    open_one = opener(SEAL_PURPOSE)
-    for pk, kind, reception_no, secrets in current.exclude(secrets="").values_list(
-        "pk", "kind", "reception_no", "secrets"
-    ):
-        for place, value in _opened(pk, secrets, open_one).items():
-            holes[kind][f"{reception_no}:{place}"] = value
-    files = []
-    for (kind, layout), (texts, rows) in sorted(groups.items()):
-        header = current.filter(kind=kind, layout=layout).values_list("header", flat=True)[0]
-        data = csv_file(header, [_filled(text, holes[kind]) for text in texts], bom=destination.bom)
-        files.append(_File(f"{batch.name}_{kind}_{_layout_suffix(layout)}.csv", kind, layout, data, rows))
-    return files, current.values("reception_no").distinct().count()
-
-
-def _batch_csvs_decoded(batch: ExportBatch, current: Any) -> tuple[list[_File], int]:
-    """``_batch_csvs`` row by row: for SQLite, for a JIS X 0213 destination (whose rows are degraded here), and
-    for rows stored before they were kept encoded (checked again on their way out)."""
+    layout, and how many receptions they hold. Rows are stored CSV-encoded (``ExportItem.csv``): a file is those
+    texts joined in id order, their holes filled with the unsealed values. Rows for a JIS X 0213 destination, and
+    rows stored before they were kept encoded, are decoded, unsealed, checked and encoded here instead."""
     destination = batch.destination
     degrade = destination.repertoire == Repertoire.JISX0213
+    current = batch.items.exclude(status=ExportStatus.SUPERSEDED)
     headers: dict[tuple[str, str], list[str]] = {}
     texts: dict[tuple[str, str], list[str]] = defaultdict(list)  # the rows encoded, in order
     counts: dict[tuple[str, str], int] = defaultdict(int)
     receptions: set[str] = set()
     decoded: list[tuple[int, tuple[str, str], str, int]] = []  # (pk, key, secrets, place among the texts)
     open_one = opener(SEAL_PURPOSE)
-    for pk, kind, layout, reception_no, text, row_count, secrets in current.order_by("pk").values_list(
-        "pk", "kind", "layout", "reception_no", "csv", "row_count", "secrets"
-    ):
+    # Thousands of short texts: read through the cursor, without building a model or a converter per row.
+    sql, params = (
+        current.order_by("pk")
+        .values_list("pk", "kind", "layout", "reception_no", "csv", "row_count", "secrets")
+        .query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    for pk, kind, layout, reception_no, text, row_count, secrets in found:
         key = (kind, layout)
-        if key not in headers:
-            headers[key] = current.filter(kind=kind, layout=layout).values_list("header", flat=True)[0]
         receptions.add(reception_no)
         if degrade or not text:
             decoded.append((pk, key, secrets, len(texts[key])))
@@ -414,6 +380,9 @@ def _batch_csvs_decoded(batch: ExportBatch, current: Any) -> tuple[list[_File], 
             text = _filled(text, {f"{reception_no}:{place}": value for place, value in hidden.items()})
         texts[key].append(text)
         counts[key] += row_count
+    del found
+    for kind, layout in texts:
+        headers[(kind, layout)] = current.filter(kind=kind, layout=layout).values_list("header", flat=True)[0]
     decoded_rows: dict[tuple[str, str], list[list[str]]] = defaultdict(list)  # JIS X 0213: the rows decoded
     if decoded:
         # Every row of a JIS X 0213 destination; otherwise the few stored before they were kept encoded.
