@@ -6,9 +6,10 @@ CSV columns (synthetic names with MJ+ characters — 髙, 𠮷, the IVS sequence
 five also has a 個人番号カード券面事項 row (``std_kojin_bango_card@1``, its individual number sealed), so the
 batch has two files and the flush unseals what it must. By default no PDFs: the figure is CSV + manifest.
 
-Timed: ``export_flush`` into a ``LocalFolderStorage`` in a temporary folder — the whole flush: forming the batch
-(MADOGUCHI_EXPORT_BATCH_MAX is raised so that every item goes in one batch), reading the items, writing the CSVs
-and, last, the manifest, marking the items sent, the audit record and the ``export_written`` hook. In the same
+Timed: ``export_flush`` into a ``LocalFolderStorage`` in a temporary folder — the whole flush: cutting the batch
+(MADOGUCHI_EXPORT_BATCH_MAX is raised so that every item goes in one batch), reading the items, unsealing, writing
+the CSVs and, last, the manifest, recording the batch as written, the audit record and the ``export_written``
+hook. In the same
 round, the baseline: Python's ``csv`` module writing the same rows (the same headers and values, CRLF, UTF-8) to
 files in the same folder; its files must be byte for byte the flush's CSVs. For scale, not for the goal: one
 SELECT of the same rows from the outbox table, decoded and unsealed, written by the csv module — the least any

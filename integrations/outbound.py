@@ -37,7 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from madoguchi.audit.models import AuditAction
@@ -295,11 +295,15 @@ def _batches_form() -> None:
                 waiting = ExportItem.objects.filter(
                     destination=destination, pk__gt=destination.cut_through
                 ).order_by("pk")
-                # The batch: the first `limit` waiting items, read as one span.
-                span = waiting.values("pk")[:limit].aggregate(first=Min("pk"), last=Max("pk"), n=Count("pk"))
-                if not span["n"]:
+                # The batch: the waiting items, or the first `limit` of them. The ends come from the index; only
+                # a span of more ids than `limit` needs its items counted off.
+                span = waiting.aggregate(first=Min("pk"), last=Max("pk"))
+                first, last = span["first"], span["last"]
+                if first is None:
                     break
-                first, last, full = span["first"], span["last"], span["n"] >= limit
+                full = last - first + 1 > limit and waiting[limit:].exists()
+                if full:
+                    last = waiting.values_list("pk", flat=True)[limit - 1]
                 day = timezone.localdate()
                 seq = (
                     ExportBatch.objects.filter(destination=destination, day=day).aggregate(n=Max("seq"))["n"]
