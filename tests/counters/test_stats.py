@@ -8,7 +8,7 @@ import csv
 import datetime as dt
 import io
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -476,7 +476,7 @@ def test_a_failing_subscriber_does_not_stop_the_export(
 
 
 def test_subscribing_twice_notifies_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[list[str]] = []
+    seen: list[Iterable[str]] = []
     monkeypatch.setattr(hooks, "_export_written", [])
     hooks.export_written_subscribe(seen.append)
     hooks.export_written_subscribe(seen.append)
