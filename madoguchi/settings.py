@@ -166,6 +166,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "export-results": {"task": "integrations.tasks.export_results_pickup", "schedule": 60.0},
     "export-purge": {"task": "integrations.tasks.export_secrets_purge", "schedule": 3600.0},
+    "audit-chain": {"task": "madoguchi.audit.tasks.audit_chain", "schedule": 60.0},
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
     "render-redispatch": {"task": "forms_engine.tasks.packet_renders_redispatch", "schedule": 60.0},
     "print-purge": {"task": "devices.tasks.print_jobs_purge", "schedule": 3600.0},

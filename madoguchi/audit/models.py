@@ -1,5 +1,6 @@
 """The append-only audit log of every person's access to personal data (R-S3)."""
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -31,11 +32,15 @@ class AuditEvent(models.Model):
     target_type = models.CharField(_("対象種別"), max_length=32)
     target_ref = models.CharField(_("対象"), max_length=64, blank=True, db_index=True)
     detail = models.JSONField(_("詳細"), default=dict, blank=True)
+    # SHA-256 over the previous record's chain_hash and this record's content (services.audit_chain); "" until the
+    # chaining job has reached it. The database refuses any other change of a record, and any deletion.
+    chain_hash = models.CharField(_("連鎖ハッシュ"), max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("監査記録")
         verbose_name_plural = _("監査記録")
         ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["id"], condition=models.Q(chain_hash=""), name="audit_unchained")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_type}:{self.target_ref}"
@@ -47,3 +52,11 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("audit records are append-only")
+
+    def content(self) -> bytes:
+        """The record as the chain hashes it: every column but the hash, in a fixed JSON form."""
+        return json.dumps(
+            [self.pk, self.at.isoformat(), self.actor_id, self.actor_label, self.action, self.target_type,
+             self.target_ref, self.detail],
+            ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+        ).encode()  # fmt: skip

@@ -1,0 +1,10 @@
+"""Celery tasks of the audit log: thin wrappers around services."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="madoguchi.audit.tasks.audit_chain", acks_late=True)
+def audit_chain() -> int:
+    return services.audit_chain()
