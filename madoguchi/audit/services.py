@@ -1,6 +1,7 @@
 """Writing audit records. Call ``audit_record`` for every view, search, print and export of personal data."""
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,3 +106,31 @@ def audit_verify() -> ChainCheck:
             verified, unchained.count(), first.pk, "a record below the chain's end is not chained"
         )
     return ChainCheck(verified, unchained.count())
+
+
+ADMIN_KINDS = {
+    1: "added",
+    2: "changed",
+    3: "deleted",
+}  # django.contrib.admin.models ADDITION, CHANGE, DELETION
+
+
+def audit_admin_change(entry: Any) -> AuditEvent:
+    """The audit record of one admin-site change (a ``LogEntry``)."""
+    fields: list[str] = []
+    try:
+        messages = json.loads(entry.change_message or "[]")
+    except ValueError:
+        messages = []
+    for message in messages if isinstance(messages, list) else []:
+        for part in message.values() if isinstance(message, dict) else []:
+            if isinstance(part, dict):
+                fields += [str(name) for name in part.get("fields", [])]
+    content_type = entry.content_type
+    return audit_record(
+        actor=entry.user,
+        action=AuditAction.ADMIN,
+        target_type=f"{content_type.app_label}.{content_type.model}" if content_type else "admin",
+        target_ref=str(entry.object_id or "")[:64],
+        detail={"kind": ADMIN_KINDS.get(entry.action_flag, "other"), "fields": fields, "via": "admin"},
+    )

@@ -108,3 +108,21 @@ def test_audit_verify_chains_the_newest_records_and_reports(capsys: pytest.Captu
     _records(1, start=3)
     call_command("audit_verify", "--no-chain")
     assert "3 records verified; 1 newer records not chained yet" in capsys.readouterr().out
+
+
+def test_a_change_through_the_admin_site_is_audited_without_its_values(admin_client) -> None:
+    from django.contrib.auth.models import Group
+    from django.urls import reverse
+
+    response = admin_client.post(reverse("admin:auth_group_add"), {"name": "窓口 山田班"})
+    assert response.status_code == 302
+    group = Group.objects.get(name="窓口 山田班")
+    response = admin_client.post(reverse("admin:auth_group_change", args=[group.pk]), {"name": "窓口 佐藤班"})
+    assert response.status_code == 302
+    records = list(AuditEvent.objects.filter(target_type="auth.group").order_by("pk"))
+    assert [(r.action, r.target_ref, r.detail["kind"]) for r in records] == [
+        (AuditAction.ADMIN, str(group.pk), "added"),
+        (AuditAction.ADMIN, str(group.pk), "changed"),
+    ]
+    assert records[1].detail["fields"] == ["Name"]  # the field's name as the admin logs it
+    assert all("山田" not in str(r.detail) and "佐藤" not in str(r.detail) for r in records)
