@@ -10,6 +10,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("healthz", healthz),
     path("accounts/", include("madoguchi.accounts.urls")),
+    path("audit/", include("madoguchi.audit.urls")),
     path("admin/", admin.site.urls),
     path("devices/", include("devices.urls")),
     path("forms/", include("forms_engine.urls")),
