@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 from collections.abc import Callable
 from functools import lru_cache
@@ -80,3 +82,14 @@ def opener(purpose: str) -> Callable[[str], str]:
             raise SealBroken("the sealed value was altered or sealed under another key or purpose") from exc
 
     return open_one
+
+
+def sign(data: bytes, *, purpose: str) -> str:
+    """An HMAC-SHA256 of ``data`` for ``purpose`` under the data key (hex): proves later that the data key's holder
+    wrote it (e.g. the audit log's checkpoints)."""
+    key = _key(settings.MADOGUCHI_DATA_KEY, settings.SECRET_KEY)
+    return hmac.new(key, purpose.encode() + b"\0" + data, hashlib.sha256).hexdigest()
+
+
+def signed(data: bytes, signature: str, *, purpose: str) -> bool:
+    return hmac.compare_digest(sign(data, purpose=purpose), signature)

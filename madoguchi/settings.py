@@ -167,6 +167,7 @@ CELERY_BEAT_SCHEDULE = {
     "export-results": {"task": "integrations.tasks.export_results_pickup", "schedule": 60.0},
     "export-purge": {"task": "integrations.tasks.export_secrets_purge", "schedule": 3600.0},
     "audit-chain": {"task": "madoguchi.audit.tasks.audit_chain", "schedule": 60.0},
+    "audit-purge": {"task": "madoguchi.audit.tasks.audit_purge", "schedule": 86400.0},
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
     "render-redispatch": {"task": "forms_engine.tasks.packet_renders_redispatch", "schedule": 60.0},
     "print-purge": {"task": "devices.tasks.print_jobs_purge", "schedule": 3600.0},
@@ -199,6 +200,9 @@ MADOGUCHI_EXPORT_BATCH_MAX = env.int("MADOGUCHI_EXPORT_BATCH_MAX", default=5000)
 # days whatever happened; a reception's PDF is kept until its rows are acknowledged, or this many days.
 MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS = env.int("MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS", default=14)
 MADOGUCHI_EXPORT_RETENTION_DAYS = env.int("MADOGUCHI_EXPORT_RETENTION_DAYS", default=30)
+# Audit records are kept this many days (5 years by default), then purged oldest first behind a signed checkpoint
+# that keeps the rest of the hash chain verifiable (madoguchi.audit.services.audit_purge).
+MADOGUCHI_AUDIT_RETENTION_DAYS = env.int("MADOGUCHI_AUDIT_RETENTION_DAYS", default=1826)
 # AES-256 key (base64 of 32 random bytes) for values stored only encrypted (madoguchi.fieldcrypt). Empty: derived
 # from DJANGO_SECRET_KEY (the embedded default; check --deploy warns).
 MADOGUCHI_DATA_KEY = env.str("MADOGUCHI_DATA_KEY", default="")

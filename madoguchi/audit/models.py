@@ -60,3 +60,36 @@ class AuditEvent(models.Model):
              self.target_ref, self.detail],
             ensure_ascii=False, sort_keys=True, separators=(",", ":"),
         ).encode()  # fmt: skip
+
+
+class AuditCheckpoint(models.Model):
+    """Where the chain starts after a retention purge: the last purged record's id and hash, signed with the data
+    key (``madoguchi.fieldcrypt.sign``) and linked to the checkpoint before it, so the records kept still verify
+    and a forged starting point does not."""
+
+    created_at = models.DateTimeField(_("日時"), auto_now_add=True)
+    through_id = models.BigIntegerField(_("消去した最後の記録"))
+    through_hash = models.CharField(max_length=64)
+    through_at = models.DateTimeField(_("その日時"))
+    purged = models.PositiveIntegerField(_("消去件数"))
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("監査ログの区切り")
+        verbose_name_plural = _("監査ログの区切り")
+        ordering = ["-through_id"]
+
+    def __str__(self) -> str:
+        return f"#{self.through_id}"
+
+    def content(self, previous_signature: str) -> bytes:
+        return json.dumps(
+            [
+                self.through_id,
+                self.through_hash,
+                self.through_at.isoformat(),
+                self.purged,
+                previous_signature,
+            ],
+            separators=(",", ":"),
+        ).encode()

@@ -1,13 +1,18 @@
 """Writing audit records. Call ``audit_record`` for every view, search, print and export of personal data."""
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
 
-from .models import AuditAction, AuditEvent
+from madoguchi.fieldcrypt import sign, signed
+
+from .models import AuditAction, AuditCheckpoint, AuditEvent
 
 
 def audit_record(
@@ -33,6 +38,8 @@ def audit_record(
 
 GENESIS = "0" * 64
 """The chain_hash before the first record."""
+
+CHECKPOINT_PURPOSE = "audit_checkpoint"
 
 CHAIN_BATCH = 2_000
 
@@ -86,10 +93,22 @@ class ChainCheck:
 
 
 def audit_verify() -> ChainCheck:
-    """Recompute the chain over every chained record, in id order. A record changed after it was chained fails
-    its own hash; a record deleted, or one put in between, fails the next one's."""
-    previous, verified = GENESIS, 0
-    for record in AuditEvent.objects.exclude(chain_hash="").order_by("pk").iterator(chunk_size=CHAIN_BATCH):
+    """Recompute the chain over every chained record, in id order, from the genesis or from the last retention
+    purge's checkpoint (whose signature, and its link to the checkpoints before it, are checked first). A record
+    changed after it was chained fails its own hash; a record deleted, or one put in between, fails the next one's."""
+    previous, after, signature = GENESIS, 0, ""
+    for checkpoint in AuditCheckpoint.objects.order_by("through_id"):
+        if not signed(checkpoint.content(signature), checkpoint.signature, purpose=CHECKPOINT_PURPOSE):
+            return ChainCheck(
+                0,
+                AuditEvent.objects.filter(chain_hash="").count(),
+                checkpoint.through_id,
+                "the retention checkpoint ending here is not signed by this installation's data key",
+            )
+        previous, after, signature = checkpoint.through_hash, checkpoint.through_id, checkpoint.signature
+    verified = 0
+    kept = AuditEvent.objects.filter(pk__gt=after).exclude(chain_hash="")
+    for record in kept.order_by("pk").iterator(chunk_size=CHAIN_BATCH):
         if record.chain_hash != _link(previous, record):
             return ChainCheck(
                 verified,
@@ -99,13 +118,67 @@ def audit_verify() -> ChainCheck:
             )
         previous, verified = record.chain_hash, verified + 1
     unchained = AuditEvent.objects.filter(chain_hash="")
-    if first := unchained.filter(
-        pk__lt=AuditEvent.objects.exclude(chain_hash="").order_by("-pk").values("pk")[:1]
-    ).first():
+    end = AuditEvent.objects.exclude(chain_hash="").order_by("-pk").values("pk")[:1]
+    if first := unchained.filter(pk__lt=end).first():
         return ChainCheck(
             verified, unchained.count(), first.pk, "a record below the chain's end is not chained"
         )
     return ChainCheck(verified, unchained.count())
+
+
+def audit_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete the records older than MADOGUCHI_AUDIT_RETENTION_DAYS, oldest first and only a chained prefix of the
+    log, behind a signed checkpoint of the last one deleted (the records kept verify from it); return how many.
+    The purge is itself an audit record."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.MADOGUCHI_AUDIT_RETENTION_DAYS)
+    audit_chain()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # One purge or chaining at a time; the trigger lets this transaction, and only it, delete.
+                cursor.execute(f"LOCK TABLE {AuditEvent._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+                cursor.execute("SET LOCAL madoguchi.audit_purge = 'on'")
+        after = (
+            AuditCheckpoint.objects.order_by("-through_id").values_list("through_id", flat=True).first() or 0
+        )
+        # The prefix: up to (not including) the first record to keep, or the first not chained yet.
+        keep = (
+            AuditEvent.objects.filter(pk__gt=after)
+            .filter(models.Q(at__gte=cutoff) | models.Q(chain_hash=""))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        old = (
+            AuditEvent.objects.filter(pk__gt=after)
+            if keep is None
+            else AuditEvent.objects.filter(pk__gt=after, pk__lt=keep)
+        )
+        last = old.order_by("-pk").first()
+        if last is None:
+            return 0
+        previous = AuditCheckpoint.objects.order_by("-through_id").first()
+        checkpoint = AuditCheckpoint(
+            through_id=last.pk, through_hash=last.chain_hash, through_at=last.at, purged=old.count()
+        )
+        checkpoint.signature = sign(
+            checkpoint.content(previous.signature if previous else ""), purpose=CHECKPOINT_PURPOSE
+        )
+        checkpoint.save()
+        purged = old.delete()[0]  # one DELETE: nothing refers to an audit record
+        audit_record(
+            actor=None,
+            action=AuditAction.ADMIN,
+            target_type="audit_log",
+            detail={
+                "kind": "purge",
+                "records": purged,
+                "through": last.pk,
+                "retention_days": settings.MADOGUCHI_AUDIT_RETENTION_DAYS,
+            },
+        )
+    return purged
 
 
 ADMIN_KINDS = {

@@ -3,13 +3,15 @@ hash-chained in id order, and ``audit_verify`` names the first record that no lo
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from madoguchi.audit.models import AuditAction, AuditEvent
-from madoguchi.audit.services import audit_chain, audit_record, audit_verify
+from madoguchi.audit.models import AuditAction, AuditCheckpoint, AuditEvent
+from madoguchi.audit.services import audit_chain, audit_purge, audit_record, audit_verify
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,12 +33,12 @@ def _records(count: int, start: int = 0) -> list[AuditEvent]:
     ]
 
 
-def _sql(statement: str, *params: object) -> None:
+def _sql(statement: str, *params: str | int) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement, params)
 
 
-def _tamper(statement: str, *params: object) -> None:
+def _tamper(statement: str, *params: str | int) -> None:
     """What someone with the database's owner rights could do: lift the guard, change a row, put it back."""
     if connection.vendor == "postgresql":
         _sql("SET CONSTRAINTS ALL IMMEDIATE")  # the test's open transaction still owes its foreign-key checks
@@ -126,3 +128,48 @@ def test_a_change_through_the_admin_site_is_audited_without_its_values(admin_cli
     ]
     assert records[1].detail["fields"] == ["Name"]  # the field's name as the admin logs it
     assert all("山田" not in str(r.detail) and "佐藤" not in str(r.detail) for r in records)
+
+
+# --- retention -------------------------------------------------------------------------------------------------
+
+
+def _after_retention(record: AuditEvent, settings) -> dt.datetime:
+    """A moment at which ``record`` is the newest one old enough to purge."""
+    return record.at + dt.timedelta(days=settings.MADOGUCHI_AUDIT_RETENTION_DAYS, microseconds=1)
+
+
+def test_a_purge_keeps_the_chain_verifiable_from_its_signed_checkpoint(settings) -> None:
+    records = _records(5)
+    audit_chain()
+    kept_from = AuditEvent.objects.get(pk=records[3].pk)
+    purged = audit_purge(now=_after_retention(AuditEvent.objects.get(pk=records[2].pk), settings))
+    assert purged == 3
+    assert list(AuditEvent.objects.filter(pk__lte=records[2].pk)) == []
+    checkpoint = AuditCheckpoint.objects.get()
+    assert (checkpoint.through_id, checkpoint.purged) == (records[2].pk, 3)
+    assert AuditEvent.objects.filter(pk=kept_from.pk).exists()
+    purge_record = AuditEvent.objects.get(target_type="audit_log")
+    assert purge_record.detail["kind"] == "purge" and purge_record.detail["records"] == 3
+    _records(2, start=5)
+    check = audit_verify()
+    # The two kept verify from the checkpoint; the purge's own record and the new ones are not chained yet.
+    assert check.ok and (check.verified, check.unchained) == (2, 3), check
+    call_command("audit_verify")
+    # A second purge links its checkpoint to the first.
+    assert audit_purge(
+        now=dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.MADOGUCHI_AUDIT_RETENTION_DAYS + 1)
+    )
+    assert AuditCheckpoint.objects.count() == 2 and audit_verify().ok
+
+
+def test_a_forged_checkpoint_is_found(settings) -> None:
+    records = _records(3)
+    audit_purge(now=_after_retention(AuditEvent.objects.get(pk=records[0].pk), settings))
+    AuditCheckpoint.objects.update(through_hash="f" * 64)  # someone rewrites where the kept chain starts
+    check = audit_verify()
+    assert not check.ok and "not signed" in check.reason
+
+
+def test_nothing_younger_than_the_retention_is_purged() -> None:
+    _records(3)
+    assert audit_purge() == 0 and AuditEvent.objects.count() == 3 and not AuditCheckpoint.objects.exists()
