@@ -46,6 +46,8 @@ def test_drag_a_placement_and_save(browser, live_server) -> None:
     version = _overlay_draft(admin)
 
     context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 1400})
+    refused: list[str] = []  # what the page's Content-Security-Policy blocked: nothing may be
+    context.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     page = context.new_page()
     page.goto(f"{live_server.url}/forms/kosekisho/v1/layout/")
     page.get_by_label("ユーザー名").fill(admin.username)
@@ -81,3 +83,4 @@ def test_drag_a_placement_and_save(browser, live_server) -> None:
     assert placement["y"] == pytest.approx(40.0 + 44 / PX_PER_MM + 0.5, abs=0.5)
     assert (placement["width"], placement["height"]) == (60.0, 8.0)
     context.close()
+    assert refused == []

@@ -134,15 +134,24 @@ def desk(live_server, spawn, tmp_path: Path, settings) -> Counter:
 def contexts(browser) -> Iterator[Callable[[], Any]]:
     opened: list[Any] = []
 
+    refused: list[str] = []  # what the pages' Content-Security-Policy blocked: nothing may be
+
     def new() -> Any:
         context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
         context.set_default_timeout(20_000)
+        context.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         opened.append(context)
         return context
 
     yield new
     for context in opened:
         context.close()
+    assert refused == []
 
 
 def _login(page: Any, live_server, clerk) -> None:
