@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 import pytest
 from django.test import Client
@@ -71,8 +72,16 @@ def test_reception_numbers_count_up_per_counter_and_day(clerk_client, counter) -
 
 
 def test_a_whole_visit_from_search_to_print_and_export(
-    clerk_client, clerk, counter, small_city, navigation, local_storage, django_capture_on_commit_callbacks
+    clerk_client,
+    clerk,
+    counter,
+    small_city,
+    navigation,
+    local_storage,
+    django_capture_on_commit_callbacks,
+    caplog,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, every level: none may write personal data
     session = _open(clerk_client, counter)
     page = clerk_client.get(reverse("counters:session", args=[session.reception_no]), {"name": "かさい"})
     assert IVS_NAME in page.content.decode()  # shown byte-exact, variation selector included
@@ -162,6 +171,20 @@ def test_a_whole_visit_from_search_to_print_and_export(
     assert IVS_NAME not in json.dumps(
         list(session.events.values_list("detail", flat=True)), ensure_ascii=False
     )
+    # Nor in any log line of the whole visit: the names, the address, the 宛名番号, the phone number typed.
+    logged = caplog.text + "".join(str(record.args) for record in caplog.records)
+    assert caplog.records  # the visit did log (requests, the import, the output)
+    for personal in (
+        IVS_NAME,
+        "花子",
+        "カサイ",
+        "窓口市葛西町",
+        "メゾン窓口",
+        atena(1),
+        "090-1234-5678",
+        "一太",
+    ):
+        assert personal not in logged, personal
 
 
 def test_a_second_clerk_cannot_work_the_same_session(clerk_client, counter, small_city) -> None:
