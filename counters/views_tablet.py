@@ -19,6 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from forms_engine.schema import FieldSpec
 from madoguchi import push
+from madoguchi.throttle import over_limit
 
 from . import selectors, services
 from .models import CounterSession, SessionState, TabletPairing
@@ -608,6 +610,11 @@ def pair(request: HttpRequest) -> HttpResponse:
         return _pairing_page(request, counter=request.GET.get("counter", "")[:32])
     counter = request.POST.get("counter", "").strip()[:32]
     label = request.POST.get("label", "").strip()[:100]
+    if over_limit("pair", counter):
+        error = gettext(
+            "この窓口へのペアリングの試行が多すぎます。しばらく待ってからもう一度お試しください。"
+        )
+        return _pairing_page(request, counter=counter, label=label, error=error, status=429)
     try:
         _, token = services.tablet_pair(counter_code=counter, code=request.POST.get("code", ""), label=label)
     except services.TabletRefused as refused:

@@ -11,6 +11,8 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from madoguchi.throttle import over_limit
+
 from . import services
 from .events import event_handler
 from .models import PrintKind, PrintStatus
@@ -20,6 +22,12 @@ def _terminal(request: HttpRequest) -> services.Terminal:
     return services.terminal_authenticate(
         headers=request.headers, method=request.method or "", path=request.path, body=request.body
     )
+
+
+def _too_many(wait: int, message: str) -> JsonResponse:
+    response = JsonResponse({"error": message}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -41,6 +49,8 @@ def register(request: HttpRequest) -> HttpResponse:
             raise TypeError("terminal and code are strings")
     except (ValueError, KeyError, TypeError) as exc:
         return JsonResponse({"error": f"malformed registration: {exc}"}, status=400)
+    if wait := over_limit("register", terminal_code[:64]):
+        return _too_many(wait, "too many registration attempts for this terminal; wait and try again")
     try:
         terminal, secret = services.terminal_register(terminal_code=terminal_code, code=code)
     except services.RegistrationRefused as refused:
@@ -121,6 +131,8 @@ def agent_event(request: HttpRequest) -> HttpResponse:
 
     try:
         terminal = _terminal(request)
+        if wait := over_limit("agent_event", terminal.code):
+            return _too_many(wait, "too many events from this terminal; send them again later")
         event = _json_object(request.body)
         if "type" not in event:
             raise KeyError("type")

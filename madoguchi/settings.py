@@ -184,6 +184,23 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # streams of the publishing process — then the web must run as one process.
 MADOGUCHI_PUSH_URL = env.str("MADOGUCHI_PUSH_URL", default=env.str("REDIS_URL", default=""))
 
+# --- Cache (rate limits) -------------------------------------------------------------------------------
+# Redis when REDIS_URL is set, so every process counts together; else each process's memory (the demo).
+if env.str("REDIS_URL", default=""):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("REDIS_URL"),
+        }
+    }
+# Requests per terminal or counter code (madoguchi.throttle): registration and pairing codes cannot be guessed by
+# trying, and one agent cannot flood the event API.
+MADOGUCHI_THROTTLE_RATES = {
+    "register": env.str("MADOGUCHI_THROTTLE_REGISTER", default="10/m"),
+    "pair": env.str("MADOGUCHI_THROTTLE_PAIR", default="10/m"),
+    "agent_event": env.str("MADOGUCHI_THROTTLE_AGENT_EVENTS", default="1200/m"),
+}
+
 # --- Object storage (integrations.storage) ------------------------------------------------------------
 OBJECT_STORAGE = {
     "BACKEND": env.str("OBJECT_STORAGE_BACKEND", default="local"),  # "local" or "s3"

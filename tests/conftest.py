@@ -49,6 +49,12 @@ def _isolated_storage(settings: Settings, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
+@pytest.fixture(autouse=True)
+def _unthrottled(settings: Settings) -> None:
+    """Rate limits no test reaches by chance (codes repeat across tests); tests of the limits set their own."""
+    settings.MADOGUCHI_THROTTLE_RATES = {scope: "1000000/m" for scope in settings.MADOGUCHI_THROTTLE_RATES}
+
+
 @pytest.fixture
 def local_storage(settings: Settings) -> LocalFolderStorage:
     return LocalFolderStorage(settings.OBJECT_STORAGE["LOCAL_ROOT"])
