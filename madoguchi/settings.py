@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "axes",
     "madoguchi.accounts",
     "madoguchi.audit",
     "integrations",
@@ -51,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its page
 ]
 
 ROOT_URLCONF = "madoguchi.urls"
@@ -108,7 +110,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 SESSION_COOKIE_AGE = env.int("MADOGUCHI_SESSION_IDLE_SECONDS", default=30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = True  # the age runs from the last request: an idle timeout
+# Password login lockout (django-axes): after this many failures for one login ID, that ID is locked for the
+# cool-off, whichever PC it comes from (behind the city's proxy every PC has the same address). A system admin
+# unlocks earlier with `manage.py axes_reset_username <id>`. Card + PIN logins lock on their own (below).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("MADOGUCHI_LOGIN_MAX_FAILURES", default=5)
+AXES_COOLOFF_TIME = env.int("MADOGUCHI_LOGIN_LOCK_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+AXES_VERBOSE = False
 # Staff login by IC card + PIN at counter PCs (madoguchi.accounts, docs/staff-login.md): wrong PINs before the
 # card login locks, for how long, and how long a tap waits for its PIN.
 MADOGUCHI_CARD_PIN_MAX_FAILURES = env.int("MADOGUCHI_CARD_PIN_MAX_FAILURES", default=5)

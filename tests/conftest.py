@@ -51,8 +51,11 @@ def _isolated_storage(settings: Settings, tmp_path: Path) -> None:
 
 @pytest.fixture(autouse=True)
 def _unthrottled(settings: Settings) -> None:
-    """Rate limits no test reaches by chance (codes repeat across tests); tests of the limits set their own."""
+    """Rate limits no test reaches by chance (codes repeat across tests), and the password lockout off: the test
+    client's ``login()`` authenticates without a request, which django-axes refuses. Tests of the limits and the
+    lockout turn them on."""
     settings.MADOGUCHI_THROTTLE_RATES = {scope: "1000000/m" for scope in settings.MADOGUCHI_THROTTLE_RATES}
+    settings.AXES_ENABLED = False
 
 
 @pytest.fixture
