@@ -48,6 +48,10 @@ def _link(previous: str, record: AuditEvent) -> str:
     return hashlib.sha256(previous.encode() + b"\n" + record.content()).hexdigest()
 
 
+def _checkpoint_hash() -> str | None:
+    return AuditCheckpoint.objects.order_by("-through_id").values_list("through_hash", flat=True).first()
+
+
 def audit_chain() -> int:
     """Chain every record not chained yet, in id order, each hash over the previous one's and its content; return
     how many were chained. Run by beat every minute (and by ``audit_verify``): writing a record never waits for
@@ -71,7 +75,8 @@ def audit_chain() -> int:
                 .values_list("chain_hash", flat=True)
                 .first()
             )
-            previous = last or GENESIS
+            # Where the chain goes on: the last chained record kept, else the last purge's checkpoint, else the start.
+            previous = last or _checkpoint_hash() or GENESIS
             for record in waiting:
                 record.chain_hash = previous = _link(previous, record)
             AuditEvent.objects.bulk_update(waiting, ["chain_hash"])

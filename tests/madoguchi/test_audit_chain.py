@@ -160,6 +160,10 @@ def test_a_purge_keeps_the_chain_verifiable_from_its_signed_checkpoint(settings)
         now=dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.MADOGUCHI_AUDIT_RETENTION_DAYS + 1)
     )
     assert AuditCheckpoint.objects.count() == 2 and audit_verify().ok
+    # Every chained record went: the next ones chain on from the checkpoint.
+    _records(1, start=7)
+    call_command("audit_verify")
+    assert audit_verify().ok and audit_verify().verified == 2  # the second purge's record and the new one
 
 
 def test_a_forged_checkpoint_is_found(settings) -> None:
