@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.db import hold_new_rows
 from madoguchi.fieldcrypt import SealBroken, opener, seal
 from madoguchi.moji.csvsafe import UnsafeCsvValue, check_cell, csv_field, csv_file, csv_lines, write_csv
 from madoguchi.moji.jis import NoSubstitute, Substitution, degrade_to_jisx0213, in_jisx0213
@@ -126,8 +127,8 @@ def outbox_put(
         for number, row in enumerate(export.rows, start=1):
             if len(row) != len(export.header):
                 raise ExportRefused(f"{reception_no}: {export.kind} row {number} does not match its header")
-        rows, secrets = _rows_sealed(export)
         sealed_columns = [i for i, column in enumerate(export.header) if column in export.secret_columns]
+        rows, secrets = _rows_sealed(export, sealed_columns)
         try:
             _cells_checked(export.header, rows, sealed_columns)
         except (UnsafeCsvValue, ExportRefused) as exc:
@@ -162,9 +163,9 @@ def outbox_put(
     return items
 
 
-def _rows_sealed(export: ExportRows) -> tuple[list[list[str]], str]:
-    """The rows with the secret columns emptied, and those values sealed as one token ("" when none)."""
-    indexes = [i for i, column in enumerate(export.header) if column in export.secret_columns]
+def _rows_sealed(export: ExportRows, indexes: Sequence[int]) -> tuple[list[list[str]], str]:
+    """The rows with the secret columns (``indexes``) emptied, and those values sealed as one token ("" when
+    none)."""
     if not indexes:
         return [list(row) for row in export.rows], ""
     rows, hidden = [], {}
@@ -283,14 +284,9 @@ def _batches_form() -> None:
             continue  # nothing waits: the table is not locked for nothing
         while True:
             with transaction.atomic():
-                if connection.vendor == "postgresql":
-                    # Ids are handed out before their transactions commit: wait for those in flight, and hold back
-                    # new ones until the cut is recorded, so no item can later appear below the cut. (SQLite runs
-                    # one writing transaction at a time: an uncommitted id is always above every committed one.)
-                    # Taken before the destination's row: a finish holding the table inserts items that lock
-                    # that row (their foreign key) and must not wait for us.
-                    with connection.cursor() as cursor:
-                        cursor.execute(f"LOCK TABLE {ExportItem._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+                # No item can later commit below the cut. Taken before the destination's row: a finish holding
+                # the table inserts items that lock that row (their foreign key) and must not wait for us.
+                hold_new_rows(ExportItem)
                 destination = ExportDestination.objects.select_for_update(no_key=True).get(pk=destination_id)
                 waiting = ExportItem.objects.filter(
                     destination=destination, pk__gt=destination.cut_through

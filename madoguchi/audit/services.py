@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from madoguchi.db import hold_new_rows
 from madoguchi.fieldcrypt import sign, signed
 
 from .models import AuditAction, AuditCheckpoint, AuditEvent
@@ -57,14 +58,12 @@ def audit_chain() -> int:
     how many were chained. Run by beat every minute (and by ``audit_verify``): writing a record never waits for
     another's hash, and a record altered or deleted afterwards breaks every hash after it.
 
-    On PostgreSQL ids are handed out before their transactions commit, so the table is locked against new records
-    for the few statements of each step (as the outbox cuts its batches): no record can commit below the chain."""
+    Each step holds back new records for its few statements (``madoguchi.db.hold_new_rows``, as the outbox cuts its
+    batches): no record can commit below the chain."""
     chained = 0
     while True:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(f"LOCK TABLE {AuditEvent._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+            hold_new_rows(AuditEvent)
             waiting = list(AuditEvent.objects.filter(chain_hash="").order_by("pk")[:CHAIN_BATCH])
             if not waiting:
                 return chained
@@ -101,12 +100,13 @@ def audit_verify() -> ChainCheck:
     """Recompute the chain over every chained record, in id order, from the genesis or from the last retention
     purge's checkpoint (whose signature, and its link to the checkpoints before it, are checked first). A record
     changed after it was chained fails its own hash; a record deleted, or one put in between, fails the next one's."""
+    unchained = AuditEvent.objects.filter(chain_hash="")
     previous, after, signature = GENESIS, 0, ""
     for checkpoint in AuditCheckpoint.objects.order_by("through_id"):
         if not signed(checkpoint.content(signature), checkpoint.signature, purpose=CHECKPOINT_PURPOSE):
             return ChainCheck(
                 0,
-                AuditEvent.objects.filter(chain_hash="").count(),
+                unchained.count(),
                 checkpoint.through_id,
                 "the retention checkpoint ending here is not signed by this installation's data key",
             )
@@ -117,12 +117,11 @@ def audit_verify() -> ChainCheck:
         if record.chain_hash != _link(previous, record):
             return ChainCheck(
                 verified,
-                AuditEvent.objects.filter(chain_hash="").count(),
+                unchained.count(),
                 record.pk,
                 "its content or a record before it was changed, deleted or inserted after it was chained",
             )
         previous, verified = record.chain_hash, verified + 1
-    unchained = AuditEvent.objects.filter(chain_hash="")
     end = AuditEvent.objects.exclude(chain_hash="").order_by("-pk").values("pk")[:1]
     if first := unchained.filter(pk__lt=end).first():
         return ChainCheck(
@@ -139,11 +138,12 @@ def audit_purge(*, now: dt.datetime | None = None) -> int:
     cutoff = now - dt.timedelta(days=settings.MADOGUCHI_AUDIT_RETENTION_DAYS)
     audit_chain()
     with transaction.atomic():
+        hold_new_rows(AuditEvent)  # also one purge or chaining at a time
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                # One purge or chaining at a time; the trigger lets this transaction, and only it, delete.
-                cursor.execute(f"LOCK TABLE {AuditEvent._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
-                cursor.execute("SET LOCAL madoguchi.audit_purge = 'on'")
+                cursor.execute(
+                    "SET LOCAL madoguchi.audit_purge = 'on'"
+                )  # the trigger lets this transaction delete
         after = (
             AuditCheckpoint.objects.order_by("-through_id").values_list("through_id", flat=True).first() or 0
         )
