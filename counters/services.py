@@ -35,6 +35,7 @@ from integrations import selectors as mirror
 from integrations.models import Resident
 from integrations.services import ExportRefused, ExportRows, outbox_put
 from madoguchi import push
+from madoguchi.accounts.roles import Role, has_role, in_scope
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
 from madoguchi.fieldcrypt import SealBroken, seal, unseal
@@ -1116,9 +1117,16 @@ def _standard_rows(source: str, context: Mapping[str, Any]) -> list[ExportRows]:
 def session_output_run(*, session_id: int) -> str:
     """Render the packet (every form, then the 手続案内書), send it to the counter's printer and put each form's
     CSV row in the outbox — in one transaction, once: a session that has its print job is left alone."""
-    session = CounterSession.objects.select_related("counter__terminal").get(pk=session_id)
+    session = CounterSession.objects.select_related("counter__terminal", "clerk").get(pk=session_id)
     if session.print_job_id is not None or session.state != S.FINISHED:
         return "done"
+    # Checked again here, not only when the clerk finished: a role or 所属 taken away since stops the print.
+    if not (has_role(session.clerk, Role.CLERK) and in_scope(session.clerk, session.counter.department)):
+        with transaction.atomic():
+            _change(
+                _locked(session), actor=None, kind="output_failed", detail={"error": "clerk not permitted"}
+            )
+        return "failed"
     forms, exports = _packet(session)
     try:
         packet = render_packet(forms, reception_no=session.reception_no)

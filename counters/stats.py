@@ -161,11 +161,15 @@ def _local_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_default_timezone())
 
 
-def _sessions_between(first: dt.date, last: dt.date) -> QuerySet[CounterSession]:
-    """Sessions opened from ``first`` to ``last`` (both included), in the city's time zone."""
-    return CounterSession.objects.filter(
+def _sessions_between(first: dt.date, last: dt.date, department: str | None) -> QuerySet[CounterSession]:
+    """Sessions opened from ``first`` to ``last`` (both included), in the city's time zone; with ``department``,
+    only those at its counters and at shared ones (roles.in_scope)."""
+    sessions = CounterSession.objects.filter(
         opened_at__gte=_local_midnight(first), opened_at__lt=_local_midnight(last + dt.timedelta(days=1))
     )
+    if department is not None:
+        sessions = sessions.filter(counter__department__in=(department, ""))
+    return sessions
 
 
 def _month_days(year: int, month: int) -> list[dt.date]:
@@ -371,10 +375,10 @@ def _sum_forms(forms: dict[Any, tuple[int, int]]) -> tuple[int, int]:
 # --- Public reads --------------------------------------------------------------------------------------
 
 
-def progress_board(*, day: dt.date) -> list[BoardRow]:
+def progress_board(*, day: dt.date, department: str | None = None) -> list[BoardRow]:
     """Every reception of ``day`` in the order they were opened, with its state and progress; one query."""
     rows = (
-        _sessions_between(day, day)
+        _sessions_between(day, day, department)
         .values_list(
             "reception_no", "counter__code", "counter__name", "clerk__display_name", "clerk__username",
             "state", "progress", "opened_at", "finished_at", "linked_at",
@@ -400,9 +404,9 @@ def progress_board(*, day: dt.date) -> list[BoardRow]:
     ]
 
 
-def day_summary(*, day: dt.date) -> DaySummary:
+def day_summary(*, day: dt.date, department: str | None = None) -> DaySummary:
     """The figures of ``day``: in total, per counter, per procedure and per hour of opening, and forms filled."""
-    sessions = _sessions_between(day, day)
+    sessions = _sessions_between(day, day, department)
     timings = _timings(sessions)
     forms = _forms_of(sessions)
     forms_per_counter = _forms_by(forms, "session__counter_id")
@@ -429,11 +433,11 @@ def day_summary(*, day: dt.date) -> DaySummary:
     )
 
 
-def month_summary(*, year: int, month: int) -> MonthSummary:
+def month_summary(*, year: int, month: int, department: str | None = None) -> MonthSummary:
     """The figures of a month: one row per day (every day, also days without receptions), per counter, per
     procedure, forms filled, and the month's total."""
     days = _month_days(year, month)
-    sessions = _sessions_between(days[0], days[-1])
+    sessions = _sessions_between(days[0], days[-1], department)
     timings = _timings(sessions)
     forms = _forms_of(sessions)
     tz = timezone.get_default_timezone()

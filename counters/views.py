@@ -30,7 +30,7 @@ from forms_engine.schema import FieldSpec
 from forms_engine.validation import input_rules
 from intake.selectors import ResidentQuery, SearchInvalid, resident_search
 from madoguchi import push
-from madoguchi.accounts.roles import Role, has_role, role_required
+from madoguchi.accounts.roles import Role, has_role, in_scope, role_required, scope_check
 from madoguchi.responses import inline_pdf
 
 from . import selectors, services
@@ -43,13 +43,23 @@ EDITABLE = (SessionState.FORMS, SessionState.RETURNED)
 INTERVIEW_STATES = (SessionState.IDENTIFIED, SessionState.INTERVIEW, SessionState.RETURNED)
 
 
-def _session(reception_no: str) -> CounterSession:
-    return get_object_or_404(
+def _session(request: HttpRequest, reception_no: str) -> CounterSession:
+    """The session, if it is at a counter within the user's department scope (404 / 403 otherwise)."""
+    session = get_object_or_404(
         CounterSession.objects.select_related(
             "counter__terminal", "counter__group", "clerk", "print_job", "ticket"
         ),
         reception_no=reception_no,
     )
+    scope_check(request.user, session.counter.department)
+    return session
+
+
+def _counter(request: HttpRequest, code: str, queryset: Any = Counter.objects) -> Counter:
+    """The counter, if it is within the user's department scope (404 / 403 otherwise)."""
+    counter: Counter = get_object_or_404(queryset, code=code)
+    scope_check(request.user, counter.department)
+    return counter
 
 
 def _version(request: HttpRequest) -> int | None:
@@ -83,7 +93,9 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "counters/home.html",
         {
-            "counters": selectors.counters_all(),
+            "counters": [
+                counter for counter in selectors.counters_all() if in_scope(request.user, counter.department)
+            ],
             "open_sessions": selectors.counter_sessions_open(clerk=request.user),
         },
     )
@@ -92,7 +104,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @clerk_required
 def desk(request: HttpRequest, code: str) -> HttpResponse:
-    counter = get_object_or_404(Counter.objects.select_related("group", "terminal"), code=code)
+    counter = _counter(request, code, Counter.objects.select_related("group", "terminal"))
     # The code stays on the desk (which reloads itself on every change) until it is used, voided or expires.
     code_live = (
         counter.pairing_code_expires_at is not None and counter.pairing_code_expires_at > timezone.now()
@@ -121,7 +133,7 @@ def desk(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_open(request: HttpRequest) -> HttpResponse:
-    counter = get_object_or_404(Counter, code=request.POST.get("counter", ""))
+    counter = _counter(request, request.POST.get("counter", ""))
     session = services.counter_session_open(counter=counter, clerk=request.user)
     return _back(session.reception_no)
 
@@ -130,7 +142,7 @@ def session_open(request: HttpRequest) -> HttpResponse:
 @login_required
 @clerk_required
 def desk_call_next(request: HttpRequest, code: str) -> HttpResponse:
-    counter = get_object_or_404(Counter, code=code)
+    counter = _counter(request, code)
     try:
         session = services.ticket_call_next(counter=counter, clerk=request.user)
     except services.SessionError as error:
@@ -157,7 +169,7 @@ def ticket_issue(request: HttpRequest) -> HttpResponse:
 @login_required
 @clerk_required
 def desk_pairing_code(request: HttpRequest, code: str) -> HttpResponse:
-    counter = get_object_or_404(Counter, code=code)
+    counter = _counter(request, code)
     request.session[f"pairing-code-{counter.pk}"] = services.pairing_code_issue(
         counter=counter, clerk=request.user
     )
@@ -168,7 +180,7 @@ def desk_pairing_code(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @clerk_required
 def desk_tablet_revoke(request: HttpRequest, code: str, tablet_id: int) -> HttpResponse:
-    counter = get_object_or_404(Counter, code=code)
+    counter = _counter(request, code)
     pairing = get_object_or_404(counter.tablets, pk=tablet_id)
     services.tablet_revoke(pairing=pairing, actor=request.user)
     messages.success(request, _("タブレットのペアリングを解除しました"))
@@ -261,7 +273,7 @@ def _form_rows(session: CounterSession, forms: list[SessionForm]) -> list[dict[s
 @login_required
 @clerk_required
 def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     mine = session.clerk_id == request.user.pk
     form = ResidentSearchForm(request.GET or None)
     results = None
@@ -344,7 +356,7 @@ def session_detail(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_claim(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     return _act(request, reception_no, lambda: services.session_claim(session=session, clerk=request.user))
 
 
@@ -352,7 +364,7 @@ def session_claim(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_release(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     try:
         services.session_release(session=session, clerk=request.user)
     except services.SessionError as error:
@@ -365,7 +377,7 @@ def session_release(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_handoff(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     to = get_object_or_404(Counter, code=request.POST.get("counter", ""))
     try:
         services.session_handoff(session=session, to_counter=to, clerk=request.user)
@@ -382,7 +394,7 @@ def session_handoff(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_identify(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     return _act(
         request,
         reception_no,
@@ -399,7 +411,7 @@ def session_identify(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_qr(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     return _act(
         request,
         reception_no,
@@ -445,7 +457,7 @@ def _qr_error(session: CounterSession) -> str:
 @login_required
 @clerk_required
 def session_card(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     if request.POST.get("cancel"):
         return _act(
             request, reception_no, lambda: services.session_card_cancel(session=session, clerk=request.user)
@@ -473,7 +485,7 @@ def _companions(request: HttpRequest) -> list[dict[str, str]]:
 @login_required
 @clerk_required
 def session_interview(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     answers = {
         key[len("answer_") :]: value for key, value in request.POST.items() if key.startswith("answer_")
     }
@@ -495,7 +507,7 @@ def session_interview(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_prepare(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     return _act(
         request,
         reception_no,
@@ -509,7 +521,7 @@ def session_prepare(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_form_save(request: HttpRequest, reception_no: str, form_code: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     data: dict[str, Any] = {}
     for key in request.POST:
         value = request.POST.get(key, "")
@@ -544,7 +556,7 @@ def session_form_save(request: HttpRequest, reception_no: str, form_code: str) -
 @login_required
 @clerk_required
 def session_to_tablet(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     return _act(
         request,
         reception_no,
@@ -557,7 +569,7 @@ def session_to_tablet(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_back(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     return _act(
         request,
         reception_no,
@@ -571,7 +583,7 @@ def session_back(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_return(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     return _act(
         request,
         reception_no,
@@ -585,7 +597,7 @@ def session_return(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_finish(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     return _act(
         request,
         reception_no,
@@ -598,7 +610,7 @@ def session_finish(request: HttpRequest, reception_no: str) -> HttpResponse:
 @login_required
 @clerk_required
 def session_reprint(request: HttpRequest, reception_no: str) -> HttpResponse:
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     return _act(request, reception_no, lambda: services.session_reprint(session=session, clerk=request.user))
 
 
@@ -607,7 +619,7 @@ def session_reprint(request: HttpRequest, reception_no: str) -> HttpResponse:
 @clerk_required
 def session_form_pdf(request: HttpRequest, reception_no: str) -> HttpResponse:
     """The session's forms as they stand, as one PDF for the clerk to look at; audited as a view."""
-    session = _session(reception_no)
+    session = _session(request, reception_no)
     if session.clerk_id != request.user.pk:
         raise PermissionDenied
     try:
@@ -644,9 +656,15 @@ def _session_snapshot(reception_no: str) -> dict[str, Any]:
 async def session_events(request: HttpRequest, reception_no: str) -> HttpResponseBase:
     """Server-sent events of one session for the clerk screen: a snapshot (version, state, print status) on
     connect and after every change — the page reloads what changed."""
-    await _clerk(request)
-    if not await CounterSession.objects.filter(reception_no=reception_no).aexists():
+    user = await _clerk(request)
+    department = (
+        await CounterSession.objects.filter(reception_no=reception_no)
+        .values_list("counter__department", flat=True)
+        .afirst()
+    )
+    if department is None:
         return JsonResponse({"error": "no such reception"}, status=404)
+    await sync_to_async(scope_check)(user, department)
 
     async def snapshot() -> dict[str, Any]:
         return await sync_to_async(_session_snapshot)(reception_no)
@@ -670,10 +688,11 @@ def _desk_snapshot(code: str) -> dict[str, Any]:
 
 async def desk_events(request: HttpRequest, code: str) -> HttpResponseBase:
     """Server-sent events of a counter's desk: the ticket queue, sessions handed over, tablets."""
-    await _clerk(request)
+    user = await _clerk(request)
     counter = await Counter.objects.select_related("group").filter(code=code).afirst()
     if counter is None:
         return JsonResponse({"error": "no such counter"}, status=404)
+    await sync_to_async(scope_check)(user, counter.department)
     topics = [f"counter:{code}"] + ([f"group:{counter.group.code}"] if counter.group else [])
 
     async def snapshot() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from madoguchi.accounts.roles import Role, role_required
+from madoguchi.accounts.roles import Role, department_of, role_required
 
 from . import stats
 
@@ -235,8 +235,8 @@ def _csv_response(data: bytes, filename: str) -> HttpResponse:
 
 
 def _day_page(request: HttpRequest, day: dt.date) -> HttpResponse:
-    summary = stats.day_summary(day=day)
-    board = stats.progress_board(day=day)
+    summary = stats.day_summary(day=day, department=department_of(request.user))
+    board = stats.progress_board(day=day, department=department_of(request.user))
     return render(
         request,
         "counters/stats/day.html",
@@ -272,7 +272,7 @@ def day(request: HttpRequest, day: str) -> HttpResponse:
 @login_required
 @supervisor_required
 def day_csv(request: HttpRequest, day: str) -> HttpResponse:
-    summary = stats.day_summary(day=_day_of(day))
+    summary = stats.day_summary(day=_day_of(day), department=department_of(request.user))
     return _csv_response(stats.day_summary_csv(summary), f"madoguchi-stats-{summary.day:%Y%m%d}.csv")
 
 
@@ -281,7 +281,7 @@ def day_csv(request: HttpRequest, day: str) -> HttpResponse:
 @supervisor_required
 def board_csv(request: HttpRequest, day: str) -> HttpResponse:
     the_day = _day_of(day)
-    rows = stats.progress_board(day=the_day)
+    rows = stats.progress_board(day=the_day, department=department_of(request.user))
     return _csv_response(stats.progress_board_csv(rows), f"madoguchi-progress-{the_day:%Y%m%d}.csv")
 
 
@@ -290,7 +290,7 @@ def board_csv(request: HttpRequest, day: str) -> HttpResponse:
 @supervisor_required
 def month(request: HttpRequest, year: str, month: str) -> HttpResponse:
     y, m = _month_of(year, month)
-    summary = stats.month_summary(year=y, month=m)
+    summary = stats.month_summary(year=y, month=m, department=department_of(request.user))
     first = summary.first_day
     previous = (first - dt.timedelta(days=1)).replace(day=1)
     following = (first + dt.timedelta(days=31)).replace(day=1)
@@ -313,5 +313,5 @@ def month(request: HttpRequest, year: str, month: str) -> HttpResponse:
 @supervisor_required
 def month_csv(request: HttpRequest, year: str, month: str) -> HttpResponse:
     y, m = _month_of(year, month)
-    summary = stats.month_summary(year=y, month=m)
+    summary = stats.month_summary(year=y, month=m, department=department_of(request.user))
     return _csv_response(stats.month_summary_csv(summary), f"madoguchi-stats-{y:04d}{m:02d}.csv")

@@ -12,14 +12,13 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, user_passes_test
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from madoguchi.accounts.roles import Role, has_role
+from madoguchi.accounts.roles import Role, any_role_required, has_role, role_required
 
 from . import selectors, services
 from .models import Terminal
@@ -28,16 +27,13 @@ View = Callable[..., HttpResponse]
 
 
 def _viewer(view: View) -> View:
-    """System administrators and supervisors see the page; others are sent to the login page."""
-    allowed = user_passes_test(
-        lambda user: has_role(user, Role.SYSTEM_ADMIN) or has_role(user, Role.SUPERVISOR)
-    )
-    return login_required(allowed(view))
+    """System administrators and supervisors see the page; others are refused (or sent to log in)."""
+    return any_role_required(Role.SYSTEM_ADMIN, Role.SUPERVISOR)(view)
 
 
 def _admin(view: View) -> View:
     """Only system administrators change terminals."""
-    return login_required(user_passes_test(lambda user: has_role(user, Role.SYSTEM_ADMIN))(view))
+    return role_required(Role.SYSTEM_ADMIN)(view)
 
 
 class TerminalForm(forms.Form):

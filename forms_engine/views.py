@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from pydantic import ValidationError
 
-from madoguchi.accounts.roles import Role, has_role
+from madoguchi.accounts.roles import Role, role_required
 from madoguchi.responses import inline_pdf
 
 from . import registry, selectors, services
@@ -56,18 +53,7 @@ View = Callable[..., HttpResponse]
 DESIGNER_PX_PER_MM = 3
 
 
-def form_admin_required(view: View) -> View:
-    """Only form admins (申請書管理者) get through: others are sent to log in, or refused when logged in."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not has_role(request.user, Role.FORM_ADMIN):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
+form_admin_required = role_required(Role.FORM_ADMIN)
 
 
 def _version(code: str, number: int) -> FormVersion:

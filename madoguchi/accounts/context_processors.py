@@ -1,4 +1,4 @@
-"""Template context: the signed-in user's role names, for the navigation."""
+"""Template context: the signed-in user's roles, for the navigation."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from .roles import roles_of
+
 
 def roles(request: HttpRequest) -> dict[str, Any]:
-    """``roles``: the names of the user's groups, read once and only when a template asks."""
+    """``roles``: the built-in roles whose capability the user holds, read once and only when a template asks."""
 
     def names() -> frozenset[str]:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return frozenset()
-        return frozenset(user.groups.values_list("name", flat=True))
+        return roles_of(user)
 
     return {"roles": SimpleLazyObject(names)}

@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .roles import PERMISSIONS
+
 
 class User(AbstractUser):
     """A member of city staff (職員). The username is the login id; ``staff_no`` is the 職員番号."""
@@ -19,6 +21,8 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("職員")
         verbose_name_plural = _("職員")
+        # The capabilities the city gives to groups (roles.py); the built-in roles carry one each.
+        permissions = [(codename, label) for codename, label in PERMISSIONS]
 
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -62,7 +62,7 @@ def test_counter_pages_need_a_clerk(counter) -> None:
     assert Client().get(reverse("counters:home")).status_code == 302
     auditor = Client()
     auditor.login(username=UserFactory(roles=["auditor"]).username, password=PASSWORD)
-    assert auditor.get(reverse("counters:home")).status_code == 302
+    assert auditor.get(reverse("counters:home")).status_code == 403
 
 
 def test_reception_numbers_count_up_per_counter_and_day(clerk_client, counter) -> None:

@@ -329,13 +329,13 @@ def test_the_status_page_shows_each_terminal_its_counters_devices_and_jobs(setti
 
 
 def test_only_supervisors_and_system_admins_see_the_page_and_only_admins_change_terminals() -> None:
-    assert _client("clerk").get(reverse("devices:status")).status_code == 302
+    assert _client("clerk").get(reverse("devices:status")).status_code == 403
     assert Client().get(reverse("devices:status")).status_code == 302
     supervisor = _client("supervisor")
     refused = supervisor.post(reverse("devices:terminal_create"), {"code": "K10", "name": "端末"})
-    assert refused.status_code == 302 and not Terminal.objects.filter(code="K10").exists()
+    assert refused.status_code == 403 and not Terminal.objects.filter(code="K10").exists()
     terminal = TerminalFactory.create()
-    assert supervisor.post(reverse("devices:terminal_disable", args=[terminal.code])).status_code == 302
+    assert supervisor.post(reverse("devices:terminal_disable", args=[terminal.code])).status_code == 403
     terminal.refresh_from_db()
     assert terminal.enabled
 

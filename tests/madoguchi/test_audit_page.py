@@ -37,7 +37,7 @@ def test_only_an_auditor_opens_the_audit_log(seen: None) -> None:
     assert Client().get(URL).status_code == 302  # to the login page
     for role in ("clerk", "supervisor", "form_admin", "system_admin"):
         client, _ = _client(role)
-        assert client.get(URL).status_code == 302, role
+        assert client.get(URL).status_code == 403, role
     auditor, _ = _client("auditor")
     page = auditor.get(URL)
     assert page.status_code == 200 and "監査ログ" in page.content.decode()
