@@ -33,6 +33,7 @@ def _banner(url: str) -> str:
         "madoguchi demo is running.",
         f"  Open {url}/  (admin: {url}/admin/)",
         f"  Every demo login has the password: {DEMO_PASSWORD}",
+        "  (one-time codes for admin roles are off in the demo: MADOGUCHI_OTP_REQUIRED=1 turns them on)",
     ]
     for role in Role:
         lines.append(f"    demo-{role.value.replace('_', '-'):<18} {ROLE_LABELS[role]}")
@@ -69,6 +70,8 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
     # The demo shows a reception's batch as soon as it is finished (a city flushes on a schedule: docs/outbound.md).
     os.environ.setdefault("MADOGUCHI_EXPORT_FLUSH_ROWS", "1")
+    # Admin roles log in with a one-time code from an authenticator app; the demo skips that unless asked.
+    os.environ.setdefault("MADOGUCHI_OTP_REQUIRED", "0")
     port = os.environ.get("MADOGUCHI_DEMO_PORT", "8000")
     url = f"http://127.0.0.1:{port}"
     var = broker.var_dir()

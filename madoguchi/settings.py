@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "madoguchi.accounts",
     "madoguchi.audit",
     "integrations",
@@ -50,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "madoguchi.accounts.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its page
@@ -124,6 +128,11 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
 AXES_VERBOSE = False
+# One-time codes (TOTP, django-otp): users holding an admin role (or the admin site) prove a password login with a
+# code from their authenticator app; the first login enrols the app. A card + PIN login is two factors already.
+MADOGUCHI_OTP_REQUIRED = env.bool("MADOGUCHI_OTP_REQUIRED", default=True)
+MADOGUCHI_OTP_ROLES = env.list("MADOGUCHI_OTP_ROLES", default=["system_admin", "form_admin", "auditor"])
+OTP_TOTP_ISSUER = env.str("MADOGUCHI_OTP_ISSUER", default="madoguchi")
 # Staff login by IC card + PIN at counter PCs (madoguchi.accounts, docs/staff-login.md): wrong PINs before the
 # card login locks, for how long, and how long a tap waits for its PIN.
 MADOGUCHI_CARD_PIN_MAX_FAILURES = env.int("MADOGUCHI_CARD_PIN_MAX_FAILURES", default=5)

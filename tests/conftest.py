@@ -53,9 +53,11 @@ def _isolated_storage(settings: Settings, tmp_path: Path) -> None:
 def _unthrottled(settings: Settings) -> None:
     """Rate limits no test reaches by chance (codes repeat across tests), and the password lockout off: the test
     client's ``login()`` authenticates without a request, which django-axes refuses. Tests of the limits and the
-    lockout turn them on."""
+    lockout turn them on. Likewise the one-time code of admin logins (tests/madoguchi/test_second_factor.py, and
+    the security suite, turn it on)."""
     settings.MADOGUCHI_THROTTLE_RATES = {scope: "1000000/m" for scope in settings.MADOGUCHI_THROTTLE_RATES}
     settings.AXES_ENABLED = False
+    settings.MADOGUCHI_OTP_REQUIRED = False
 
 
 @pytest.fixture

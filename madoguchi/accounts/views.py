@@ -28,7 +28,7 @@ from madoguchi import push
 from madoguchi.audit.models import AuditAction
 from madoguchi.audit.services import audit_record
 
-from . import selectors, services, terminal_binding
+from . import second_factor, selectors, services, terminal_binding
 from .forms import CardPinForm, TerminalBindForm
 from .models import User
 from .roles import Role, role_required
@@ -133,6 +133,7 @@ def card_login_pin(request: HttpRequest) -> HttpResponse:
             pending = {}
         return _login_page(request, terminal, error=_refusal_text(refused), pending=pending, status=403)
     login(request, user, backend=MODEL_BACKEND)
+    second_factor.card_login_mark(request)
     return HttpResponseRedirect(_next_url(request))
 
 
@@ -175,4 +176,59 @@ def card_pin(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/card_pin.html",
         {"form": form, "has_pin": bool(user.card_pin_hash), "cards": user.staff_cards.filter(active=True)},
+    )
+
+
+# --- one-time codes (second_factor) -------------------------------------------------------------------------
+
+
+@sensitive_post_parameters("code")
+@login_required
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    """The one-time code after the password, for users who need one (second_factor)."""
+    device = second_factor.device_confirmed(request.user)
+    if device is None:
+        return redirect(f"{reverse('accounts:otp_setup')}?{request.GET.urlencode()}")
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            second_factor.code_verify(request, device, request.POST.get("code", ""), enrolling=False)
+        except second_factor.CodeRefused as refused:
+            error, status = str(refused), 403
+        else:
+            return HttpResponseRedirect(_next_url(request))
+    return render(
+        request, "accounts/otp_verify.html", {"error": error, "next": _next_url(request)}, status=status
+    )
+
+
+@sensitive_post_parameters("code")
+@login_required
+def otp_setup(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator app: scan the QR code (or type the key), then enter its first code. A user who has
+    one already is sent to enter a code instead (a lost phone is reset by a system admin, who deletes the device)."""
+    if second_factor.device_confirmed(request.user) is not None:
+        return redirect(f"{reverse('accounts:otp_verify')}?{request.GET.urlencode()}")
+    device = second_factor.device_for_enrolment(request.user)
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            second_factor.code_verify(request, device, request.POST.get("code", ""), enrolling=True)
+        except second_factor.CodeRefused as refused:
+            error, status = str(refused), 403
+        else:
+            messages.success(
+                request, _("認証アプリを登録しました。次回から、ログインのたびにコードを入力します。")
+            )
+            return HttpResponseRedirect(_next_url(request))
+    return render(
+        request,
+        "accounts/otp_setup.html",
+        {
+            "error": error,
+            "next": _next_url(request),
+            "qr": second_factor.enrolment_qr(device),
+            "secret": second_factor.enrolment_secret(device),
+        },
+        status=status,
     )

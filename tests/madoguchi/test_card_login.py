@@ -17,6 +17,7 @@ import pytest
 import requests
 import uvicorn
 from django.contrib.auth.hashers import check_password
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -528,3 +529,21 @@ def test_the_pin_and_the_card_id_are_neither_logged_nor_stored(
     for secret in (PIN, "195037", "864200", CARD_ID, CARD_ID.lower(), "AABBCCDDEEFF0011"):
         assert secret not in logged, secret
         assert secret not in stored, secret
+
+
+def test_a_card_and_pin_login_is_two_factors_and_asks_no_one_time_code(
+    counter_pc: Client, terminal: Terminal, staff: User, settings: Any
+) -> None:
+    settings.MADOGUCHI_OTP_REQUIRED = True
+    staff.groups.add(Group.objects.get(name="supervisor"), Group.objects.get(name="system_admin"))
+    tap(terminal)
+    response = send_pin(counter_pc, snapshot(counter_pc)["token"], PIN, next_url="/devices/")
+    assert response.status_code == 302 and response["Location"] == "/devices/"
+    assert counter_pc.get("/devices/").status_code == 200
+
+    # The same user signing in with the password instead is held for a code.
+    other = Client()
+    staff.set_password(PASSWORD)
+    staff.save()
+    assert other.login(username=staff.username, password=PASSWORD)
+    assert other.get("/devices/").status_code == 302

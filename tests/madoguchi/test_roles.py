@@ -36,6 +36,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "devices:terminal_enable": frozenset({SYSTEM_ADMIN}),
     "accounts:card_login_bind": frozenset({SYSTEM_ADMIN}),
     "accounts:card_pin": SIGNED_IN,
+    "accounts:otp_verify": SIGNED_IN,
+    "accounts:otp_setup": SIGNED_IN,
     "staff": frozenset({SYSTEM_ADMIN}),
 }
 # Routes not for signed-in staff by role: the login pages, the tablet (its pairing is its key), the agent's API
