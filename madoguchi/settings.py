@@ -194,6 +194,7 @@ CELERY_BEAT_SCHEDULE = {
     "export-purge": {"task": "integrations.tasks.export_secrets_purge", "schedule": 3600.0},
     "audit-chain": {"task": "madoguchi.audit.tasks.audit_chain", "schedule": 60.0},
     "audit-purge": {"task": "madoguchi.audit.tasks.audit_purge", "schedule": 86400.0},
+    "staff-changes": {"task": "madoguchi.accounts.tasks.staff_changes_apply", "schedule": 3600.0},
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
     "render-redispatch": {"task": "forms_engine.tasks.packet_renders_redispatch", "schedule": 60.0},
     "print-purge": {"task": "devices.tasks.print_jobs_purge", "schedule": 3600.0},

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", healthz),
     path("accounts/", include("madoguchi.accounts.urls")),
     path("audit/", include("madoguchi.audit.urls")),
+    path("staff/", include("madoguchi.accounts.staff_urls")),
     path("admin/", admin.site.urls),
     path("devices/", include("devices.urls")),
     path("forms/", include("forms_engine.urls")),

@@ -66,3 +66,61 @@ class CardLogin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.terminal_id}#{self.pk}"
+
+
+class StaffUpdate(models.Model):
+    """One staff file (人事異動) uploaded by a system admin: previewed, then confirmed; its changes apply on their
+    異動日 (accounts/personnel.py)."""
+
+    filename = models.CharField(_("ファイル名"), max_length=255)
+    uploaded_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("取込者")
+    )
+    uploaded_at = models.DateTimeField(_("取込日時"), auto_now_add=True)
+    rows = models.PositiveIntegerField(_("行数"), default=0)
+    unchanged = models.PositiveIntegerField(_("変更なし"), default=0)
+    confirmed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("確定者")
+    )
+    confirmed_at = models.DateTimeField(_("確定日時"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("取消日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("人事異動")
+        verbose_name_plural = _("人事異動")
+        ordering = ["-uploaded_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.uploaded_at:%Y-%m-%d})"
+
+
+class StaffChangeKind(models.TextChoices):
+    NEW = "new", _("新規")
+    CHANGED = "changed", _("異動")
+    LEAVING = "leaving", _("転出・退職")
+
+
+class StaffChange(models.Model):
+    """What one staff member's row changes, as previewed. The IC card's ID is kept only as its digest."""
+
+    update = models.ForeignKey(StaffUpdate, on_delete=models.CASCADE, related_name="changes")
+    line = models.PositiveIntegerField(_("行"), null=True, blank=True)
+    kind = models.CharField(_("種別"), max_length=16, choices=StaffChangeKind.choices)
+    staff_no = models.CharField(_("職員番号"), max_length=32)
+    name = models.CharField(_("氏名"), max_length=100, blank=True)
+    department_from = models.CharField(_("所属（前）"), max_length=100, blank=True)
+    department_to = models.CharField(_("所属（後）"), max_length=100, blank=True)
+    roles_from = models.JSONField(_("役割（前）"), default=list)
+    roles_to = models.JSONField(_("役割（後）"), default=list)
+    card_digest = models.CharField(max_length=64, blank=True, editable=False)
+    effective_on = models.DateField(_("異動日"))
+    applied_at = models.DateTimeField(_("適用日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("人事異動の変更")
+        verbose_name_plural = _("人事異動の変更")
+        ordering = ["effective_on", "line", "pk"]
+        indexes = [models.Index(fields=["applied_at", "effective_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.staff_no} {self.get_kind_display()}"
