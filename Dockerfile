@@ -31,7 +31,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_NO_CACHE=1 \
     PATH=/app/.venv/bin:$PATH
 
-# WeasyPrint's system libraries and the IPAmj Mincho font (MJ glyphs and IVS, see docs/domain.md).
+# WeasyPrint's system libraries and the IPAmj Mincho font (MJ glyphs and IVS, see docs/domain.md); pg_dump and
+# pg_restore for `manage.py backup` / `restore`.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         fonts-ipamj-mincho \
@@ -39,6 +40,7 @@ RUN apt-get update \
         libpango-1.0-0 \
         libpangoft2-1.0-0 \
         gettext \
+        postgresql-client \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 

@@ -11,6 +11,8 @@ DEMO_PACKAGES := fonts-ipamj-mincho libharfbuzz-subset0 libpango-1.0-0 libpangof
 	libpcsclite-dev swig
 # Tests also read PDFs back (poppler), drive Debian's Chromium, and talk to virtual cards through pcscd + vpcd.
 TEST_PACKAGES := $(DEMO_PACKAGES) poppler-utils zbar-tools chromium pcscd vsmartcard-vpcd libccid
+# pg_dump / pg_restore: the backup tests against PostgreSQL (.ci/run's second pass).
+TEST_PACKAGES += postgresql-client
 # axe-core (npm) is injected into the end-to-end tests' pages; Debian's Node and npm when npm is missing.
 TEST_PACKAGES += $(if $(shell command -v npm),,nodejs npm)
 TEST_VAR := $(CURDIR)/var/test

@@ -7,6 +7,7 @@ renames a finished temporary file into place; S3 PUTs are atomic by nature.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -28,6 +29,11 @@ class ObjectStorage(Protocol):
         """The object as a seekable binary file, read from disk, never held in memory whole."""
         ...
 
+    def put_file(self, key: str, path: Path) -> None:
+        """Store the file at ``path`` (streamed: large files never sit in memory)."""
+        ...
+
+    def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
     def describe(self, key: str) -> str: ...
@@ -60,6 +66,21 @@ class LocalFolderStorage:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def put_file(self, key: str, path: Path) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle, path.open("rb") as source:
+                shutil.copyfileobj(source, handle, 1024 * 1024)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
 
     def get(self, key: str) -> bytes:
         try:
@@ -131,6 +152,18 @@ class S3Storage:
 
     def put(self, key: str, data: bytes) -> None:
         self._call(key, "put_object", Key=_checked_key(key), Body=data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        """A multipart upload for large files (boto3's transfer manager)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.upload_file(str(path), self.bucket, _checked_key(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"{self.describe(key)}: {exc}") from exc
+
+    def delete(self, key: str) -> None:
+        self._call(key, "delete_object", Key=_checked_key(key))
 
     def get(self, key: str) -> bytes:
         body: bytes = self._call(key, "get_object", Key=_checked_key(key))["Body"].read()

@@ -30,17 +30,26 @@ class SealBroken(ValueError):
 
 
 @lru_cache(maxsize=4)
-def _key(configured: str, secret_key: str) -> bytes:
+def _key(
+    configured: str, secret_key: str, name: str = "MADOGUCHI_DATA_KEY", info: bytes = b"madoguchi data key v1"
+) -> bytes:
     if configured:
         try:
             key = base64.b64decode(configured, validate=True)
         except binascii.Error as exc:
-            raise SealBroken("MADOGUCHI_DATA_KEY is not base64") from exc
+            raise SealBroken(f"{name} is not base64") from exc
         if len(key) != 32:
-            raise SealBroken("MADOGUCHI_DATA_KEY must be 32 bytes (base64 of 32 random bytes)")
+            raise SealBroken(f"{name} must be 32 bytes (base64 of 32 random bytes)")
         return key
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"madoguchi data key v1")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
     return hkdf.derive(secret_key.encode())
+
+
+def backup_key() -> bytes:
+    """The key backups are encrypted with (``MADOGUCHI_BACKUP_KEY``, else derived from SECRET_KEY)."""
+    return _key(
+        settings.MADOGUCHI_BACKUP_KEY, settings.SECRET_KEY, "MADOGUCHI_BACKUP_KEY", b"madoguchi backup key v1"
+    )
 
 
 def _aead() -> AESGCM:

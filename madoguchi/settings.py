@@ -7,6 +7,7 @@ Every variable is documented in .env.example.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
 from devices.agent import broker
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "madoguchi.accounts",
     "madoguchi.audit",
+    "madoguchi.operations",
     "integrations",
     "devices",
     "forms_engine",
@@ -143,6 +145,7 @@ LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", "日本語"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("MADOGUCHI_TIME_ZONE", default="Asia/Tokyo")
+CELERY_TIMEZONE = TIME_ZONE  # beat's clock times (the nightly backup) are the city's
 USE_I18N = True
 USE_TZ = True
 
@@ -194,6 +197,10 @@ CELERY_BEAT_SCHEDULE = {
     "export-purge": {"task": "integrations.tasks.export_secrets_purge", "schedule": 3600.0},
     "audit-chain": {"task": "madoguchi.audit.tasks.audit_chain", "schedule": 60.0},
     "audit-purge": {"task": "madoguchi.audit.tasks.audit_purge", "schedule": 86400.0},
+    "backup": {
+        "task": "madoguchi.operations.tasks.backup",
+        "schedule": crontab(hour=env.int("MADOGUCHI_BACKUP_HOUR", default=2), minute=30),
+    },
     "staff-changes": {"task": "madoguchi.accounts.tasks.staff_changes_apply", "schedule": 3600.0},
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
     "render-redispatch": {"task": "forms_engine.tasks.packet_renders_redispatch", "schedule": 60.0},
@@ -250,6 +257,11 @@ MADOGUCHI_AUDIT_RETENTION_DAYS = env.int("MADOGUCHI_AUDIT_RETENTION_DAYS", defau
 # AES-256 key (base64 of 32 random bytes) for values stored only encrypted (madoguchi.fieldcrypt). Empty: derived
 # from DJANGO_SECRET_KEY (the embedded default; check --deploy warns).
 MADOGUCHI_DATA_KEY = env.str("MADOGUCHI_DATA_KEY", default="")
+# Backups (madoguchi/operations, docs/operations.md): their key (base64 of 32 random bytes; derived from SECRET_KEY
+# when unset), where in object storage they go, and how many days they are kept.
+MADOGUCHI_BACKUP_KEY = env.str("MADOGUCHI_BACKUP_KEY", default="")
+MADOGUCHI_BACKUP_PREFIX = env.str("MADOGUCHI_BACKUP_PREFIX", default="backups/")
+MADOGUCHI_BACKUP_KEEP_DAYS = env.int("MADOGUCHI_BACKUP_KEEP_DAYS", default=30)
 
 # --- Domain settings ----------------------------------------------------------------------------------
 # M11W2-7 check digit of 宛名番号 / 世帯番号: what a result of 10 becomes differs by city (domain.md §1).

@@ -1,0 +1,12 @@
+"""Celery tasks of operations: thin wrappers around backup and retention."""
+
+from celery import shared_task
+
+from . import backup
+
+
+@shared_task(name="madoguchi.operations.tasks.backup", acks_late=True)
+def backup_nightly() -> str:
+    made = backup.backup_create()
+    backup.backups_prune()
+    return made.key
