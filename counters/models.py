@@ -160,6 +160,9 @@ class CounterSession(models.Model):
     confirmed_at = models.DateTimeField(_("住民確認日時"), null=True, blank=True)
     finished_at = models.DateTimeField(_("完了日時"), null=True, blank=True)
     linked_at = models.DateTimeField(_("連携日時"), null=True, blank=True)
+    # When the retention job erased what the session held of the resident (services.sessions_erase): the row stays
+    # for the statistics, without 宛名番号, answers, form contents or signature.
+    erased_at = models.DateTimeField(_("個人情報消去日時"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("窓口セッション")

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
@@ -1207,6 +1208,35 @@ def sessions_wipe_signatures(*, older_than: dt.timedelta = dt.timedelta(hours=24
     cutoff = timezone.now() - older_than
     old = CounterSession.objects.filter(Q(finished_at__lt=cutoff) | Q(finished_at=None, opened_at__lt=cutoff))
     return old.exclude(signature="", card={}, card_secret="").update(signature="", card={}, card_secret="")
+
+
+def sessions_erase(*, now: dt.datetime | None = None) -> int:
+    """Erase what sessions opened more than MADOGUCHI_SESSION_RETENTION_DAYS ago hold of the resident: 宛名番号,
+    card data, answers, signature, the return reason, every form's contents and the timeline's details. The row
+    (counter, times, state, progress, procedure codes) stays for the statistics. Returns how many were erased."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.MADOGUCHI_SESSION_RETENTION_DAYS)
+    erased = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                CounterSession.objects.filter(opened_at__lt=cutoff, erased_at=None).values_list(
+                    "pk", flat=True
+                )[:500]
+            )
+            if not ids:
+                return erased
+            SessionForm.objects.filter(session_id__in=ids).update(data={})
+            SessionEvent.objects.filter(session_id__in=ids).update(detail={})
+            erased += CounterSession.objects.filter(pk__in=ids).update(
+                atena_no="",
+                card={},
+                card_secret="",
+                answers={},
+                signature="",
+                return_reason="",
+                erased_at=now,
+            )
 
 
 def _session_in_reception(terminal: Terminal) -> CounterSession:

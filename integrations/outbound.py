@@ -684,7 +684,7 @@ def export_result_apply(*, batch: ExportBatch, data: bytes, storage: ObjectStora
             export_result_notify(reception_no, ok, message)
     if problems:
         _report_put(storage, batch.result_report_key, _report(problems, rejected=False))
-    _documents_purge()
+    export_documents_purge()
     return counts
 
 
@@ -815,11 +815,23 @@ def export_secrets_purge(*, now: dt.datetime | None = None) -> int:
         .filter(Q(status__in=[ExportStatus.OK, ExportStatus.SUPERSEDED]) | Q(sealed_at__lt=cutoff))
         .update(secrets="", secrets_purged_at=now)
     )
-    _documents_purge(now=now)
+    export_documents_purge(now=now)
     return purged
 
 
-def _documents_purge(*, now: dt.datetime | None = None) -> int:
+def export_rows_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete the outbox rows (they hold the residents' data as written to the core system) of batches written
+    more than MADOGUCHI_EXPORT_ROWS_RETENTION_DAYS ago — except rows still 取込エラー, which wait for a correction.
+    Rows not yet written are never deleted. The batches stay, with their counts. Returns how many rows went."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.MADOGUCHI_EXPORT_ROWS_RETENTION_DAYS)
+    deleted = 0
+    for batch in ExportBatch.objects.filter(written_at__lt=cutoff).order_by("pk"):
+        deleted += batch.items.exclude(status=ExportStatus.NG).delete()[0]
+    return deleted
+
+
+def export_documents_purge(*, now: dt.datetime | None = None) -> int:
     """Delete the PDFs of receptions whose every current row is acknowledged OK, and every PDF older than
     MADOGUCHI_EXPORT_RETENTION_DAYS."""
     now = now or timezone.now()

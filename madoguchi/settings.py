@@ -194,9 +194,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env.int("MADOGUCHI_EXPORT_FLUSH_SECONDS", default=300)),
     },
     "export-results": {"task": "integrations.tasks.export_results_pickup", "schedule": 60.0},
-    "export-purge": {"task": "integrations.tasks.export_secrets_purge", "schedule": 3600.0},
     "audit-chain": {"task": "madoguchi.audit.tasks.audit_chain", "schedule": 60.0},
-    "audit-purge": {"task": "madoguchi.audit.tasks.audit_purge", "schedule": 86400.0},
+    "retention": {"task": "madoguchi.operations.tasks.retention_purge", "schedule": 3600.0},
     "backup": {
         "task": "madoguchi.operations.tasks.backup",
         "schedule": crontab(hour=env.int("MADOGUCHI_BACKUP_HOUR", default=2), minute=30),
@@ -204,10 +203,8 @@ CELERY_BEAT_SCHEDULE = {
     "staff-changes": {"task": "madoguchi.accounts.tasks.staff_changes_apply", "schedule": 3600.0},
     "print-redispatch": {"task": "devices.tasks.print_jobs_redispatch", "schedule": 60.0},
     "render-redispatch": {"task": "forms_engine.tasks.packet_renders_redispatch", "schedule": 60.0},
-    "print-purge": {"task": "devices.tasks.print_jobs_purge", "schedule": 3600.0},
     "agent-records-purge": {"task": "devices.tasks.agent_records_purge", "schedule": 300.0},
     "session-output-redispatch": {"task": "counters.tasks.sessions_output_redispatch", "schedule": 60.0},
-    "session-wipe": {"task": "counters.tasks.sessions_wipe_signatures", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -247,21 +244,13 @@ OUTBOUND_PREFIX = env.str("MADOGUCHI_OUTBOUND_PREFIX", default="outbound/")
 # MADOGUCHI_EXPORT_FLUSH_SECONDS); a batch holds at most MADOGUCHI_EXPORT_BATCH_MAX receptions' rows.
 MADOGUCHI_EXPORT_FLUSH_ROWS = env.int("MADOGUCHI_EXPORT_FLUSH_ROWS", default=200)
 MADOGUCHI_EXPORT_BATCH_MAX = env.int("MADOGUCHI_EXPORT_BATCH_MAX", default=5000)
-# The individual number in the outbox is purged when the core system acknowledges the row, or after this many
-# days whatever happened; a reception's PDF is kept until its rows are acknowledged, or this many days.
-MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS = env.int("MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS", default=14)
-MADOGUCHI_EXPORT_RETENTION_DAYS = env.int("MADOGUCHI_EXPORT_RETENTION_DAYS", default=30)
-# Audit records are kept this many days (5 years by default), then purged oldest first behind a signed checkpoint
-# that keeps the rest of the hash chain verifiable (madoguchi.audit.services.audit_purge).
-MADOGUCHI_AUDIT_RETENTION_DAYS = env.int("MADOGUCHI_AUDIT_RETENTION_DAYS", default=1826)
 # AES-256 key (base64 of 32 random bytes) for values stored only encrypted (madoguchi.fieldcrypt). Empty: derived
 # from DJANGO_SECRET_KEY (the embedded default; check --deploy warns).
 MADOGUCHI_DATA_KEY = env.str("MADOGUCHI_DATA_KEY", default="")
 # Backups (madoguchi/operations, docs/operations.md): their key (base64 of 32 random bytes; derived from SECRET_KEY
-# when unset), where in object storage they go, and how many days they are kept.
+# when unset) and where in object storage they go (how long: MADOGUCHI_BACKUP_KEEP_DAYS, under Retention).
 MADOGUCHI_BACKUP_KEY = env.str("MADOGUCHI_BACKUP_KEY", default="")
 MADOGUCHI_BACKUP_PREFIX = env.str("MADOGUCHI_BACKUP_PREFIX", default="backups/")
-MADOGUCHI_BACKUP_KEEP_DAYS = env.int("MADOGUCHI_BACKUP_KEEP_DAYS", default=30)
 
 # --- Domain settings ----------------------------------------------------------------------------------
 # M11W2-7 check digit of 宛名番号 / 世帯番号: what a result of 10 becomes differs by city (domain.md §1).
@@ -285,12 +274,32 @@ MADOGUCHI_PRINT_REDISPATCH_SECONDS = env.int("MADOGUCHI_PRINT_REDISPATCH_SECONDS
 MADOGUCHI_PRINT_MAX_DISPATCHES = env.int("MADOGUCHI_PRINT_MAX_DISPATCHES", default=10)
 # A job waiting for an offline terminal or a broken printer fails (visibly) after this many hours.
 MADOGUCHI_PRINT_WAIT_HOURS = env.int("MADOGUCHI_PRINT_WAIT_HOURS", default=8)
-# Printed PDFs hold personal data: they are deleted this many hours after the job finished.
-MADOGUCHI_PRINT_RETENTION_HOURS = env.int("MADOGUCHI_PRINT_RETENTION_HOURS", default=24)
 # A terminal whose agent sent no heartbeat for this many seconds shows as offline (agents beat every 30 s).
 MADOGUCHI_TERMINAL_OFFLINE_SECONDS = env.int("MADOGUCHI_TERMINAL_OFFLINE_SECONDS", default=90)
 # How long the ids of processed agent events are kept: an event resent within it is answered, not handled again.
 MADOGUCHI_AGENT_EVENT_RETENTION_HOURS = env.int("MADOGUCHI_AGENT_EVENT_RETENTION_HOURS", default=24)
+
+# --- Retention: how long each kind of personal data is kept (madoguchi/operations/retention.py) ---------------
+# One beat task (`retention`, hourly) erases each kind when its time is up; `manage.py retention` shows the table.
+# A session's signature and card data, hours after the visit (the printed packet holds them by then).
+MADOGUCHI_SIGNATURE_RETENTION_HOURS = env.int("MADOGUCHI_SIGNATURE_RETENTION_HOURS", default=24)
+# Printed PDFs and receipts, hours after the job finished.
+MADOGUCHI_PRINT_RETENTION_HOURS = env.int("MADOGUCHI_PRINT_RETENTION_HOURS", default=24)
+# The individual number in the outbox: purged when the core system acknowledges the row, or after this many days.
+MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS = env.int("MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS", default=14)
+# A reception's PDF for the core system: kept until its rows are acknowledged, or this many days.
+MADOGUCHI_EXPORT_RETENTION_DAYS = env.int("MADOGUCHI_EXPORT_RETENTION_DAYS", default=30)
+# Outbox rows (the residents' data as sent), days after their batch was written; 取込エラー rows wait.
+MADOGUCHI_EXPORT_ROWS_RETENTION_DAYS = env.int("MADOGUCHI_EXPORT_ROWS_RETENTION_DAYS", default=90)
+# What a counter session holds of the resident (宛名番号, answers, form contents), days after it was opened.
+MADOGUCHI_SESSION_RETENTION_DAYS = env.int("MADOGUCHI_SESSION_RETENTION_DAYS", default=90)
+# Records of logins (card taps, password attempts).
+MADOGUCHI_LOGIN_RECORD_RETENTION_DAYS = env.int("MADOGUCHI_LOGIN_RECORD_RETENTION_DAYS", default=90)
+# Audit records (5 years by default), purged oldest first behind a signed checkpoint that keeps the rest of the
+# hash chain verifiable (madoguchi.audit.services.audit_purge).
+MADOGUCHI_AUDIT_RETENTION_DAYS = env.int("MADOGUCHI_AUDIT_RETENTION_DAYS", default=1826)
+# Backups in object storage (the newest is always kept).
+MADOGUCHI_BACKUP_KEEP_DAYS = env.int("MADOGUCHI_BACKUP_KEEP_DAYS", default=30)
 
 # --- Logging: structured, never personal data --------------------------------------------------------
 LOGGING = {

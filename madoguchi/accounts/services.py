@@ -269,3 +269,17 @@ def card_login_complete(*, token: str, terminal: Terminal, pin: str) -> User:
             refused = CardLoginRefused("wrong_pin", tries_left=limit - user.card_pin_failures % limit)
         user.save(update_fields=["card_pin_failures", "card_locked_until"])
     raise refused
+
+
+def login_records_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete the records of logins older than MADOGUCHI_LOGIN_RECORD_RETENTION_DAYS: card taps (CardLogin) and
+    django-axes' attempts and logs (login IDs, addresses, user agents). Returns how many rows went."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.MADOGUCHI_LOGIN_RECORD_RETENTION_DAYS)
+    deleted = CardLogin.objects.filter(expires_at__lt=cutoff).delete()[0]
+    deleted += AccessAttempt.objects.filter(attempt_time__lt=cutoff).delete()[0]
+    deleted += AccessFailureLog.objects.filter(attempt_time__lt=cutoff).delete()[0]
+    deleted += AccessLog.objects.filter(attempt_time__lt=cutoff).delete()[0]
+    return deleted

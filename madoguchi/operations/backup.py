@@ -72,7 +72,9 @@ def encrypt_stream(source: IO[bytes], target: IO[bytes], key: bytes) -> None:
     while True:
         following = source.read(CHUNK)
         last = not following
-        sealed = aead.encrypt(prefix + struct.pack(">I", index), chunk, MAGIC + (b"\x01" if last else b"\x00"))
+        sealed = aead.encrypt(
+            prefix + struct.pack(">I", index), chunk, MAGIC + (b"\x01" if last else b"\x00")
+        )
         target.write(struct.pack(">I", len(sealed)) + sealed)
         if last:
             return
@@ -126,7 +128,9 @@ def _run(command: list[str], environment: dict[str, str], what: str) -> None:
     except FileNotFoundError as exc:
         raise BackupError(f"{what}: {command[0]} is not installed (Debian: postgresql-client)") from exc
     if done.returncode != 0:
-        raise BackupError(f"{what} failed ({command[0]} exit {done.returncode}): {done.stderr.strip()[-500:]}")
+        raise BackupError(
+            f"{what} failed ({command[0]} exit {done.returncode}): {done.stderr.strip()[-500:]}"
+        )
 
 
 def database_dump(using: str, folder: Path) -> Path:
@@ -145,7 +149,16 @@ def database_dump(using: str, folder: Path) -> Path:
         path = folder / "database.pgdump"
         args, environment = _pg_environment(connection.settings_dict)
         name = str(connection.settings_dict["NAME"])
-        command = ["pg_dump", *args, "--format=custom", "--no-owner", "--no-privileges", "--file", str(path), name]
+        command = [
+            "pg_dump",
+            *args,
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            "--file",
+            str(path),
+            name,
+        ]
         _run(command, environment, f"dumping database {name}")
         return path
     raise BackupError(f"backups support SQLite and PostgreSQL, not {connection.vendor}")
@@ -193,7 +206,14 @@ def database_load(dump: Path, conf: dict[str, Any], vendor: str, *, replace: boo
     if dump.suffix != ".pgdump":
         raise BackupError("this backup is of SQLite; restore it into SQLite")
     args, environment = _pg_environment(conf)
-    command = ["pg_restore", *args, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"]
+    command = [
+        "pg_restore",
+        *args,
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+        "--single-transaction",
+    ]
     if replace:
         command += ["--clean", "--if-exists"]
     _run([*command, "--dbname", str(conf["NAME"]), str(dump)], environment, f"restoring into {conf['NAME']}")
@@ -322,7 +342,10 @@ def backup_restore(
     conf = database or connections["default"].settings_dict
     vendor = vendor or connections["default"].vendor
     media_root = media_root or Path(settings.MEDIA_ROOT)
-    with tempfile.TemporaryDirectory(prefix="madoguchi-restore-") as tmp, _opened(key, storage, Path(tmp)) as tar:
+    with (
+        tempfile.TemporaryDirectory(prefix="madoguchi-restore-") as tmp,
+        _opened(key, storage, Path(tmp)) as tar,
+    ):
         folder = Path(tmp) / "members"
         members = {member.name: member for member in tar.getmembers()}
         if "manifest.json" not in members:
@@ -331,7 +354,9 @@ def backup_restore(
         expected: dict[str, str] = manifest.get("sha256", {})
         unexpected = set(members) - set(expected) - {"manifest.json"}
         if unexpected:
-            raise BackupError(f"{storage.describe(key)}: members not in the manifest: {sorted(unexpected)[:5]}")
+            raise BackupError(
+                f"{storage.describe(key)}: members not in the manifest: {sorted(unexpected)[:5]}"
+            )
         tar.extractall(folder, members=[members[name] for name in expected], filter="data")
         for name, digest in expected.items():
             if _sha256(folder / name) != digest:

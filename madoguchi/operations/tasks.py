@@ -10,3 +10,10 @@ def backup_nightly() -> str:
     made = backup.backup_create()
     backup.backups_prune()
     return made.key
+
+
+@shared_task(name="madoguchi.operations.tasks.retention_purge", acks_late=True)
+def retention_purge() -> dict[str, object]:
+    from . import retention
+
+    return retention.retention_purge()

@@ -8,7 +8,9 @@ from madoguchi.operations import backup
 
 
 class Command(BaseCommand):
-    help = "Back up the database and files, encrypted, to object storage; then delete backups past their days."
+    help = (
+        "Back up the database and files, encrypted, to object storage; then delete backups past their days."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -30,6 +32,8 @@ class Command(BaseCommand):
             made = backup.backup_create()
         except backup.BackupError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"backup stored: {made.key} ({made.size:,} bytes, {len(made.manifest['sha256'])} files)")
+        self.stdout.write(
+            f"backup stored: {made.key} ({made.size:,} bytes, {len(made.manifest['sha256'])} files)"
+        )
         for key in backup.backups_prune():
             self.stdout.write(f"deleted old backup: {key}")
