@@ -321,6 +321,48 @@ def _opened(key: str, storage: ObjectStorage, folder: Path) -> Iterator[tarfile.
         raise BackupError(f"{storage.describe(key)}: the archive inside is damaged ({exc})") from exc
 
 
+def _latest(key: str, storage: ObjectStorage) -> str:
+    if key != "latest":
+        return key
+    keys = backups_list(storage)
+    if not keys:
+        raise BackupError(f"no backups under {storage.describe(settings.MADOGUCHI_BACKUP_PREFIX)}")
+    return keys[-1]
+
+
+def _checked(tar: tarfile.TarFile, folder: Path, where: str) -> dict[str, Any]:
+    """Extract every member into ``folder`` and check it against the manifest; returns the manifest."""
+    members = {member.name: member for member in tar.getmembers()}
+    manifest_file = tar.extractfile(members["manifest.json"]) if "manifest.json" in members else None
+    if manifest_file is None:
+        raise BackupError(f"{where}: no manifest.json in the archive")
+    manifest: dict[str, Any] = json.loads(manifest_file.read())
+    expected: dict[str, str] = manifest.get("sha256", {})
+    unexpected = set(members) - set(expected) - {"manifest.json"}
+    missing = set(expected) - set(members)
+    if unexpected or missing:
+        raise BackupError(
+            f"{where}: the archive does not match its manifest ({sorted(unexpected | missing)[:5]})"
+        )
+    tar.extractall(folder, members=[members[name] for name in expected], filter="data")
+    for name, digest in expected.items():
+        if _sha256(folder / name) != digest:
+            raise BackupError(f"{where}: {name} does not match its checksum")
+    return manifest
+
+
+def backup_verify(key: str, *, storage: ObjectStorage | None = None) -> dict[str, Any]:
+    """Decrypt backup ``key`` (or ``"latest"``) and check every file against its manifest, restoring nothing (the
+    確認作業 after a backup). Returns the manifest; BackupError names what is wrong."""
+    storage = storage or default_storage()
+    key = _latest(key, storage)
+    with (
+        tempfile.TemporaryDirectory(prefix="madoguchi-verify-") as tmp,
+        _opened(key, storage, Path(tmp)) as tar,
+    ):
+        return _checked(tar, Path(tmp) / "members", storage.describe(key))
+
+
 def backup_restore(
     key: str,
     *,
@@ -334,11 +376,7 @@ def backup_restore(
     database's when None) and ``media_root``. Every member is checked against the manifest before anything is
     written. Returns the manifest."""
     storage = storage or default_storage()
-    if key == "latest":
-        keys = backups_list(storage)
-        if not keys:
-            raise BackupError(f"no backups under {storage.describe(settings.MADOGUCHI_BACKUP_PREFIX)}")
-        key = keys[-1]
+    key = _latest(key, storage)
     conf = database or connections["default"].settings_dict
     vendor = vendor or connections["default"].vendor
     media_root = media_root or Path(settings.MEDIA_ROOT)
@@ -347,20 +385,8 @@ def backup_restore(
         _opened(key, storage, Path(tmp)) as tar,
     ):
         folder = Path(tmp) / "members"
-        members = {member.name: member for member in tar.getmembers()}
-        if "manifest.json" not in members:
-            raise BackupError(f"{storage.describe(key)}: no manifest.json in the archive")
-        manifest = json.loads(tar.extractfile(members["manifest.json"]).read())  # type: ignore[union-attr]
-        expected: dict[str, str] = manifest.get("sha256", {})
-        unexpected = set(members) - set(expected) - {"manifest.json"}
-        if unexpected:
-            raise BackupError(
-                f"{storage.describe(key)}: members not in the manifest: {sorted(unexpected)[:5]}"
-            )
-        tar.extractall(folder, members=[members[name] for name in expected], filter="data")
-        for name, digest in expected.items():
-            if _sha256(folder / name) != digest:
-                raise BackupError(f"{storage.describe(key)}: {name} does not match its checksum")
+        manifest = _checked(tar, folder, storage.describe(key))
+        expected: dict[str, str] = manifest["sha256"]
         database_load(folder / manifest["database"], conf, vendor, replace=replace)
         for name in expected:
             if name.startswith("media/"):

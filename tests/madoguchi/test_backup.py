@@ -160,9 +160,12 @@ def test_a_damaged_backup_or_another_key_is_refused_and_nothing_is_written(
     def restore() -> None:
         backup.backup_restore(made.key, database=conf, vendor=connection.vendor, media_root=target_media)
 
+    assert backup.backup_verify(made.key)["sha256"] == made.manifest["sha256"]
     path.write_bytes(good[:200] + bytes([good[200] ^ 1]) + good[201:])
     with pytest.raises(backup.BackupError, match="chunk 0 does not decrypt"):
         restore()
+    with pytest.raises(backup.BackupError, match="chunk 0 does not decrypt"):
+        backup.backup_verify(made.key)
     path.write_bytes(good[: len(good) // 2])
     with pytest.raises(backup.BackupError, match="cut short"):
         restore()
@@ -181,7 +184,11 @@ def test_restore_refuses_a_database_with_tables_unless_replace(
     media: Path, local_storage: LocalFolderStorage
 ) -> None:
     _seed()
-    call_command("backup", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("backup", stdout=out)
+    assert "backup stored and verified" in out.getvalue()
+    call_command("backup", "--verify", "latest", stdout=out)
+    assert "backup intact" in out.getvalue()
     with pytest.raises(CommandError, match=r"already has tables.*--replace"):
         call_command("restore", "latest", stdout=io.StringIO())
     # With --replace, the database is as it was at the backup: a record written after it is gone.
