@@ -92,3 +92,16 @@ def test_check_deploy_is_clean_with_the_production_settings(tmp_path: Path) -> N
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_password_policy_refuses_short_common_numeric_and_name_like_passwords(db: None) -> None:
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import UserFactory
+
+    user = UserFactory.create(username="watanabe_hanako", display_name="渡辺")
+    for weak in ("short1", "password1234", "123456789012345", "watanabehanako"):
+        with pytest.raises(ValidationError):
+            validate_password(weak, user)
+    validate_password("correct horse battery staple", user)

@@ -1,8 +1,10 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
-from django.db.models import QuerySet
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Count, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from . import services
 from .forms import StaffCardAdminForm
 from .models import StaffCard, User
+from .roles import PERMISSIONS
 
 
 class StaffCardInline(admin.TabularInline):
@@ -77,3 +80,69 @@ class StaffUserAdmin(UserAdmin):
                 card = services.staff_card_update(card=card_form.save(commit=False), actor=request.user)
                 formset.changed_objects.append((card, card_form.changed_data))
         return None
+
+
+def _capabilities() -> QuerySet[Permission]:
+    return Permission.objects.filter(
+        content_type__app_label="accounts", codename__in=[codename for codename, _label in PERMISSIONS]
+    ).order_by("pk")
+
+
+class RoleForm(forms.ModelForm):
+    """A group as the city sees it: a role, its capabilities as checkboxes; the admin site's model permissions
+    (who may edit which table in this admin) apart."""
+
+    capabilities = forms.ModelMultipleChoiceField(
+        label=_("機能"),
+        queryset=Permission.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("この役割の職員ができること。画面・API・バックグラウンド処理のすべてで確認されます。"),
+    )
+
+    class Meta:
+        model = Group
+        fields = ("name", "capabilities", "permissions")
+        labels = {"name": _("役割名"), "permissions": _("管理サイトの権限")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        capabilities = _capabilities()
+        field = self.fields["capabilities"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = capabilities
+        field.label_from_instance = lambda permission: permission.name  # type: ignore[method-assign,assignment]
+        permissions = self.fields["permissions"]
+        assert isinstance(permissions, forms.ModelMultipleChoiceField)
+        assert permissions.queryset is not None
+        permissions.queryset = permissions.queryset.exclude(pk__in=capabilities)
+        if self.instance.pk:
+            field.initial = list(self.instance.permissions.filter(pk__in=capabilities))
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(GroupAdmin):
+    """グループ = 役割. The five built-in ones carry one capability each; the city adds its own."""
+
+    form = RoleForm
+    list_display = ("name", "capability_names", "members")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Group]:
+        return super().get_queryset(request).annotate(member_count=Count("user", distinct=True))
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """The admin permissions are saved as the form lists them (capabilities left out), then the capabilities
+        checked are added."""
+        super().save_related(request, form, formsets, change)
+        form.instance.permissions.add(*form.cleaned_data["capabilities"])
+
+    @admin.display(description=_("機能"))
+    def capability_names(self, obj: Group) -> str:
+        return "、".join(obj.permissions.filter(pk__in=_capabilities()).values_list("name", flat=True))
+
+    @admin.display(description=_("人数"), ordering="member_count")
+    def members(self, obj: Group) -> int:
+        return int(getattr(obj, "member_count", 0))

@@ -175,10 +175,12 @@ def test_the_city_makes_its_own_role_in_the_admin_and_it_takes_effect() -> None:
         reverse("admin:auth_group_add"),
         {
             "name": "窓口リーダー",
-            "permissions": [_capability("serve_counter").pk, _capability("supervise").pk],
+            "capabilities": [_capability("serve_counter").pk, _capability("supervise").pk],
         },
     )
     assert response.status_code == 302, response.content.decode()[:500]
+    page = admin.get(reverse("admin:auth_group_changelist")).content.decode()
+    assert "窓口リーダー" in page and "窓口で受付する" in page
     leader, _user = _client("窓口リーダー")
     assert leader.get(reverse("counters:home")).status_code == 200
     assert leader.get(reverse("stats:today")).status_code == 200
@@ -189,7 +191,17 @@ def test_the_city_makes_its_own_role_in_the_admin_and_it_takes_effect() -> None:
 def test_taking_a_capability_from_a_built_in_group_takes_it_from_its_members() -> None:
     clerk, user = _client(CLERK)
     assert clerk.get(reverse("counters:home")).status_code == 200
-    Group.objects.get(name=CLERK).permissions.remove(_capability("serve_counter"))
+    admin = Client()
+    admin.force_login(UserFactory.create(is_staff=True, is_superuser=True))
+    group = Group.objects.get(name=CLERK)
+    form = admin.get(reverse("admin:auth_group_change", args=[group.pk])).content.decode()
+    assert f'value="{_capability("serve_counter").pk}"' in form  # shown as a checkbox of its own
+    other = Permission.objects.get(codename="view_counter")
+    response = admin.post(
+        reverse("admin:auth_group_change", args=[group.pk]), {"name": CLERK, "permissions": [other.pk]}
+    )
+    assert response.status_code == 302
+    assert set(group.permissions.values_list("codename", flat=True)) == {"view_counter"}
     assert clerk.get(reverse("counters:home")).status_code == 403
     assert not has_role(User.objects.get(pk=user.pk), Role.CLERK)
 
