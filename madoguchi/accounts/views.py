@@ -182,6 +182,31 @@ def card_pin(request: HttpRequest) -> HttpResponse:
 # --- one-time codes (second_factor) -------------------------------------------------------------------------
 
 
+def _code_page(
+    request: HttpRequest,
+    device: Any,
+    *,
+    enrolling: bool,
+    template: str,
+    context: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """Show a code page; a POSTed code that verifies goes on to ``next``, a wrong one shows why (403)."""
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            second_factor.code_verify(request, device, request.POST.get("code", ""), enrolling=enrolling)
+        except second_factor.CodeRefused as refused:
+            error, status = str(refused), 403
+        else:
+            if enrolling:
+                messages.success(
+                    request, _("認証アプリを登録しました。次回から、ログインのたびにコードを入力します。")
+                )
+            return HttpResponseRedirect(_next_url(request))
+    page = {"error": error, "next": _next_url(request), **(context or {})}
+    return render(request, template, page, status=status)
+
+
 @sensitive_post_parameters("code")
 @login_required
 def otp_verify(request: HttpRequest) -> HttpResponse:
@@ -189,17 +214,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     device = second_factor.device_confirmed(request.user)
     if device is None:
         return redirect(f"{reverse('accounts:otp_setup')}?{request.GET.urlencode()}")
-    error, status = "", 200
-    if request.method == "POST":
-        try:
-            second_factor.code_verify(request, device, request.POST.get("code", ""), enrolling=False)
-        except second_factor.CodeRefused as refused:
-            error, status = str(refused), 403
-        else:
-            return HttpResponseRedirect(_next_url(request))
-    return render(
-        request, "accounts/otp_verify.html", {"error": error, "next": _next_url(request)}, status=status
-    )
+    return _code_page(request, device, enrolling=False, template="accounts/otp_verify.html")
 
 
 @sensitive_post_parameters("code")
@@ -210,25 +225,5 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     if second_factor.device_confirmed(request.user) is not None:
         return redirect(f"{reverse('accounts:otp_verify')}?{request.GET.urlencode()}")
     device = second_factor.device_for_enrolment(request.user)
-    error, status = "", 200
-    if request.method == "POST":
-        try:
-            second_factor.code_verify(request, device, request.POST.get("code", ""), enrolling=True)
-        except second_factor.CodeRefused as refused:
-            error, status = str(refused), 403
-        else:
-            messages.success(
-                request, _("認証アプリを登録しました。次回から、ログインのたびにコードを入力します。")
-            )
-            return HttpResponseRedirect(_next_url(request))
-    return render(
-        request,
-        "accounts/otp_setup.html",
-        {
-            "error": error,
-            "next": _next_url(request),
-            "qr": second_factor.enrolment_qr(device),
-            "secret": second_factor.enrolment_secret(device),
-        },
-        status=status,
-    )
+    context = {"qr": second_factor.enrolment_qr(device), "secret": second_factor.enrolment_secret(device)}
+    return _code_page(request, device, enrolling=True, template="accounts/otp_setup.html", context=context)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -75,34 +77,33 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
-@system_admin_required
-def confirm(request: HttpRequest, pk: int) -> HttpResponse:
+def _decided(request: HttpRequest, pk: int, decide: Callable[[StaffUpdate, User], str]) -> HttpResponse:
+    """Confirm or cancel an update for the admin: the outcome, or why it could not be done, as a message."""
     staff_update = get_object_or_404(StaffUpdate, pk=pk)
     actor = request.user
     assert isinstance(actor, User)
     try:
-        applied = personnel.staff_update_confirm(update=staff_update, actor=actor)
+        messages.success(request, decide(staff_update, actor))
     except personnel.StaffUpdateRefused as refused:
         messages.error(request, str(refused))
-    else:
-        messages.success(
-            request,
-            _("確定しました。異動日を迎えた %(n)d 件を適用し、残りは異動日に適用します。") % {"n": applied},
-        )
     return redirect("staff:update", pk=pk)
+
+
+@require_POST
+@system_admin_required
+def confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    def decide(staff_update: StaffUpdate, actor: User) -> str:
+        applied = personnel.staff_update_confirm(update=staff_update, actor=actor)
+        return _("確定しました。異動日を迎えた %(n)d 件を適用し、残りは異動日に適用します。") % {"n": applied}
+
+    return _decided(request, pk, decide)
 
 
 @require_POST
 @system_admin_required
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    staff_update = get_object_or_404(StaffUpdate, pk=pk)
-    actor = request.user
-    assert isinstance(actor, User)
-    try:
+    def decide(staff_update: StaffUpdate, actor: User) -> str:
         personnel.staff_update_cancel(update=staff_update, actor=actor)
-    except personnel.StaffUpdateRefused as refused:
-        messages.error(request, str(refused))
-    else:
-        messages.success(request, _("取り消しました。適用前の変更は適用されません。"))
-    return redirect("staff:update", pk=pk)
+        return _("取り消しました。適用前の変更は適用されません。")
+
+    return _decided(request, pk, decide)
