@@ -126,7 +126,7 @@ def test_a_change_through_the_admin_site_is_audited_without_its_values(admin_cli
         (AuditAction.ADMIN, str(group.pk), "added"),
         (AuditAction.ADMIN, str(group.pk), "changed"),
     ]
-    assert records[1].detail["fields"] == ["Name"]  # the field's name as the admin logs it
+    assert records[1].detail["fields"] == ["役割名"]  # the field's label as the admin logs it
     assert all("山田" not in str(r.detail) and "佐藤" not in str(r.detail) for r in records)
 
 
