@@ -44,6 +44,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
 from integrations.storage import ObjectStorage, StorageError, default_storage
+from madoguchi.audit.models import AuditAction
+from madoguchi.audit.services import audit_record
 from madoguchi.fieldcrypt import backup_key
 
 MAGIC = b"MADOGUCHI-BACKUP-1\n"
@@ -243,12 +245,17 @@ def _media_files(root: Path) -> Iterator[Path]:
         yield from sorted(path for path in root.rglob("*") if path.is_file() and not path.is_symlink())
 
 
-def backup_create(*, using: str = "default", storage: ObjectStorage | None = None) -> BackupInfo:
+def backup_create(
+    *, using: str = "default", storage: ObjectStorage | None = None, actor: Any = None
+) -> BackupInfo:
     """Make a backup now and store it; returns its key, size and manifest."""
     storage = storage or default_storage()
     now = timezone.now()
     key = f"{settings.MADOGUCHI_BACKUP_PREFIX}madoguchi-{now:%Y%m%dT%H%M%S%fZ}.backup"
     media_root = Path(settings.MEDIA_ROOT)
+    # Written before the dump, so that every backup holds the record of its own making (a copy of everyone's data
+    # is an export like any other).
+    audit_record(actor=actor, action=AuditAction.EXPORT, target_type="backup", target_ref=key)
     with tempfile.TemporaryDirectory(prefix="madoguchi-backup-") as tmp:
         folder = Path(tmp)
         dump = database_dump(using, folder)

@@ -12,6 +12,9 @@ from typing import Any
 
 from django.conf import settings
 
+from madoguchi.audit.models import AuditAction
+from madoguchi.audit.services import audit_record
+
 logger = logging.getLogger(__name__)
 
 
@@ -131,4 +134,7 @@ def retention_purge(kinds: tuple[Kind, ...] = KINDS) -> dict[str, Any]:
         except Exception as exc:
             logger.exception("retention purge of %s failed", kind.code)
             done[kind.code] = f"failed: {type(exc).__name__}"
+    erased = {code: result for code, result in done.items() if isinstance(result, int) and result}
+    if erased:  # what was erased, by kind and count: the city can show its rules were kept
+        audit_record(actor=None, action=AuditAction.ADMIN, target_type="retention", detail={"erased": erased})
     return done

@@ -113,6 +113,11 @@ def test_a_backup_restores_into_a_fresh_database_row_for_row(
         assert rows(table) == _rows_django(table), table
     names = [row for row in rows("accounts_user") if MJ_NAME in row]
     assert len(names) == 1
+    # The backup was audited as an export before its dump: the restored log holds the record of its making.
+    assert AuditEvent.objects.filter(
+        action=AuditAction.EXPORT, target_type="backup", target_ref=made.key
+    ).exists()
+    assert any(made.key in row for row in rows("audit_auditevent"))
     assert (restored_media / "print-jobs" / "2026" / "12" / "07" / "job-1.pdf").read_bytes() == PDF
 
 
@@ -198,6 +203,8 @@ def test_restore_refuses_a_database_with_tables_unless_replace(
         call_command("restore", "latest", "--replace", stdout=io.StringIO())
         assert not AuditEvent.objects.filter(target_ref="999").exists()
         assert AuditEvent.objects.filter(target_type="resident").count() == 5
+        restored = AuditEvent.objects.get(action=AuditAction.IMPORT, target_type="backup")
+        assert restored.detail["kind"] == "restored" and restored.target_ref == "latest"
 
 
 @pytest.mark.django_db

@@ -21,6 +21,7 @@ from integrations.models import ExportBatch, ExportItem, ExportStatus
 from integrations.outbound import ExportRows, export_flush, outbox_put
 from integrations.storage import LocalFolderStorage
 from madoguchi.accounts.models import CardLogin
+from madoguchi.audit.models import AuditEvent
 from madoguchi.operations import retention
 from tests.conftest import database_dump
 from tests.factories import CounterFactory, TerminalFactory, UserFactory
@@ -77,6 +78,8 @@ def test_sessions_past_their_days_lose_the_residents_data_but_still_count(settin
     recent.refresh_from_db()
     assert recent.atena_no and recent.answers and recent.erased_at is None
     assert SessionForm.objects.get(session=recent).data["name"] == RESIDENT
+    record = AuditEvent.objects.get(target_type="retention")
+    assert record.detail["erased"]["counter_sessions"] == 1  # the erasure is on the record, by count
     assert retention.retention_purge()["counter_sessions"] == 0  # once
 
     clerk = Client()

@@ -4,6 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from madoguchi.audit.models import AuditAction
+from madoguchi.audit.services import audit_record
 from madoguchi.operations import backup
 
 
@@ -24,6 +26,14 @@ class Command(BaseCommand):
             manifest = backup.backup_restore(options["key"], replace=options["replace"])
         except backup.BackupError as exc:
             raise CommandError(str(exc)) from exc
+        # Into the restored log: when, and which backup (the records after the backup's time are gone with it).
+        audit_record(
+            actor=None,
+            action=AuditAction.IMPORT,
+            target_type="backup",
+            target_ref=options["key"],
+            detail={"kind": "restored", "backup_created_at": manifest["created_at"]},
+        )
         self.stdout.write(
             f"restored the backup of {manifest['created_at']} ({len(manifest['sha256'])} files); "
             "run `python manage.py migrate` if this version has newer migrations"
