@@ -9,14 +9,14 @@ counts as verified. ``MADOGUCHI_OTP_REQUIRED=0`` turns the requirement off (the 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 import segno
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django_otp import login as otp_login
@@ -137,27 +137,26 @@ def _refusal(request: HttpRequest, user: Any) -> HttpResponseBase:
 
 
 class SecondFactorMiddleware:
-    """Holds a session that still owes its one-time code at the code pages (after django-otp's OTPMiddleware)."""
+    """Holds a session that still owes its one-time code at the code pages (after django-otp's OTPMiddleware).
+
+    The check is a ``process_view``: Django runs it, like a sync view, in the request's own thread (under ASGI,
+    the thread-sensitive one), so it adds no thread hop of its own to the chain, holds no second database
+    connection, and the user it loads, with its permissions, is the one the view then uses."""
 
     sync_capable = True
     async_capable = True
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
-        self._async = iscoroutinefunction(get_response)
-        if self._async:
+        if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> Any:
-        if self._async:
-            return self.__acall__(request)
-        if second_factor_pending(request, request.user) and not _exempt(request):
-            return _refusal(request, request.user)
         return self.get_response(request)
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        get_response: Callable[[HttpRequest], Awaitable[HttpResponse]] = self.get_response
-        user = await request.auser()
-        if await sync_to_async(second_factor_pending)(request, user) and not _exempt(request):
-            return await sync_to_async(_refusal)(request, user)  # type: ignore[return-value]
-        return await get_response(request)
+    def process_view(
+        self, request: HttpRequest, view: Any, args: Any, kwargs: Any
+    ) -> HttpResponseBase | None:
+        if second_factor_pending(request, request.user) and not _exempt(request):
+            return _refusal(request, request.user)
+        return None
