@@ -19,6 +19,12 @@ class AccountsConfig(AppConfig):
 
         post_migrate.connect(builtin_roles_ensure, sender=self)
 
+        from django.core import checks
+
+        from .second_factor import otp_roles_check
+
+        checks.register(otp_roles_check, checks.Tags.security)
+
 
 def builtin_roles_ensure(using: str = "default", **kwargs: Any) -> None:
     """After every migrate (and a test database's flush): a missing built-in group is created with its one

@@ -30,13 +30,30 @@ from .roles import Role, has_role
 CARD_LOGIN_SESSION_KEY = "madoguchi_card_login"
 
 
+def otp_roles_check(**kwargs: Any) -> list[Any]:
+    """System check: every name in MADOGUCHI_OTP_ROLES is a built-in role (a typo would leave a role without codes)."""
+    from django.core.checks import Error
+
+    known = {role.value for role in Role}
+    unknown = [name for name in settings.MADOGUCHI_OTP_ROLES if name not in known]
+    if not unknown:
+        return []
+    return [
+        Error(
+            f"MADOGUCHI_OTP_ROLES names roles that do not exist: {', '.join(unknown)}",
+            hint=f"use some of: {', '.join(sorted(known))}",
+            id="madoguchi.E010",
+        )
+    ]
+
+
 def second_factor_needed(user: Any) -> bool:
     """Does ``user``'s password login need a one-time code?"""
     if not settings.MADOGUCHI_OTP_REQUIRED or not getattr(user, "is_authenticated", False):
         return False
     if user.is_staff or user.is_superuser:
         return True
-    return any(has_role(user, Role(name)) for name in settings.MADOGUCHI_OTP_ROLES)
+    return any(has_role(user, role) for role in Role if role.value in settings.MADOGUCHI_OTP_ROLES)
 
 
 def second_factor_pending(request: HttpRequest, user: Any) -> bool:

@@ -135,3 +135,12 @@ def test_turned_off_no_code_is_asked(settings) -> None:
     settings.MADOGUCHI_OTP_REQUIRED = False
     client, _user = _signed_in("auditor")
     assert client.get("/audit/").status_code == 200
+
+
+def test_a_misspelt_role_in_the_setting_is_a_system_check_error(settings) -> None:
+    from madoguchi.accounts.second_factor import otp_roles_check
+
+    assert otp_roles_check() == []
+    settings.MADOGUCHI_OTP_ROLES = ["system_admin", "sysadmin"]
+    (error,) = otp_roles_check()
+    assert error.id == "madoguchi.E010" and "sysadmin" in error.msg
