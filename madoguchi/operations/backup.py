@@ -245,6 +245,22 @@ def _media_files(root: Path) -> Iterator[Path]:
         yield from sorted(path for path in root.rglob("*") if path.is_file() and not path.is_symlink())
 
 
+def _media_copied(root: Path, folder: Path) -> dict[str, Path]:
+    """The files under MEDIA_ROOT copied into ``folder`` first, so that what is hashed is what is archived; a file
+    the retention job deletes meanwhile is left out (its row says it is gone)."""
+    copied: dict[str, Path] = {}
+    for path in _media_files(root):
+        name = f"media/{path.relative_to(root).as_posix()}"
+        copy = folder / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(path, copy)
+        except FileNotFoundError:
+            continue
+        copied[name] = copy
+    return copied
+
+
 def backup_create(
     *, using: str = "default", storage: ObjectStorage | None = None, actor: Any = None
 ) -> BackupInfo:
@@ -259,9 +275,7 @@ def backup_create(
     with tempfile.TemporaryDirectory(prefix="madoguchi-backup-") as tmp:
         folder = Path(tmp)
         dump = database_dump(using, folder)
-        files = {dump.name: dump} | {
-            f"media/{path.relative_to(media_root).as_posix()}": path for path in _media_files(media_root)
-        }
+        files = {dump.name: dump} | _media_copied(media_root, folder)
         manifest = {
             "format": FORMAT,
             "created_at": now.isoformat(),

@@ -240,3 +240,17 @@ def test_encryption_round_trips_any_length() -> None:
         sealed.seek(0)
         backup.decrypt_stream(sealed, opened, key, where="test")
         assert opened.getvalue() == plain, size
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_deleted_while_the_backup_runs_is_left_out_not_a_failure(
+    media: Path, local_storage: LocalFolderStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listed = list(backup._media_files(media))
+    monkeypatch.setattr(backup, "_media_files", lambda root: [*listed, root / "print-jobs" / "gone.pdf"])
+    made = backup.backup_create()
+    assert sorted(made.manifest["sha256"]) == [
+        "database." + ("sqlite3" if connection.vendor == "sqlite" else "pgdump"),
+        "media/print-jobs/2026/12/07/job-1.pdf",
+    ]
+    assert backup.backup_verify(made.key) == made.manifest
