@@ -1202,9 +1202,11 @@ def session_reprint(*, session: CounterSession, clerk: Any) -> CounterSession:
     return locked
 
 
-def sessions_wipe_signatures(*, older_than: dt.timedelta = dt.timedelta(hours=24)) -> int:
+def sessions_wipe_signatures(*, older_than: dt.timedelta | None = None) -> int:
     """Drop signatures and card data of sessions finished long enough ago (they are in the printed packet), and
-    the card data of sessions opened that long ago that never finished."""
+    the card data of sessions opened that long ago that never finished (MADOGUCHI_SIGNATURE_RETENTION_HOURS)."""
+    if older_than is None:
+        older_than = dt.timedelta(hours=settings.MADOGUCHI_SIGNATURE_RETENTION_HOURS)
     cutoff = timezone.now() - older_than
     old = CounterSession.objects.filter(Q(finished_at__lt=cutoff) | Q(finished_at=None, opened_at__lt=cutoff))
     return old.exclude(signature="", card={}, card_secret="").update(signature="", card={}, card_secret="")

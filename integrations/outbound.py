@@ -37,7 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import Exists, F, Max, Min, Q
 from django.utils import timezone
 
 from madoguchi.audit.models import AuditAction
@@ -815,8 +815,7 @@ def export_secrets_purge(*, now: dt.datetime | None = None) -> int:
         .filter(Q(status__in=[ExportStatus.OK, ExportStatus.SUPERSEDED]) | Q(sealed_at__lt=cutoff))
         .update(secrets="", secrets_purged_at=now)
     )
-    export_documents_purge(now=now)
-    return purged
+    return purged  # the PDFs have their own purge (export_documents_purge), in the same retention run
 
 
 def export_rows_purge(*, now: dt.datetime | None = None) -> int:
@@ -825,9 +824,8 @@ def export_rows_purge(*, now: dt.datetime | None = None) -> int:
     Rows not yet written are never deleted. The batches stay, with their counts. Returns how many rows went."""
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=settings.MADOGUCHI_EXPORT_ROWS_RETENTION_DAYS)
-    deleted = 0
-    for batch in ExportBatch.objects.filter(written_at__lt=cutoff).order_by("pk"):
-        deleted += batch.items.exclude(status=ExportStatus.NG).delete()[0]
+    written_long_ago = Exists(ExportBatch.holding().filter(written_at__lt=cutoff))
+    deleted: int = ExportItem.objects.filter(written_long_ago).exclude(status=ExportStatus.NG).delete()[0]
     return deleted
 
 

@@ -55,29 +55,27 @@ class LocalFolderStorage:
     def _path(self, key: str) -> Path:
         return self.root / _checked_key(key)
 
-    def put(self, key: str, data: bytes) -> None:
+    @contextmanager
+    def _writing(self, key: str) -> Iterator[IO[bytes]]:
+        """A temporary file beside the object, renamed into place once written whole (removed if not)."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                yield handle
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def put(self, key: str, data: bytes) -> None:
+        with self._writing(key) as handle:
+            handle.write(data)
+
     def put_file(self, key: str, path: Path) -> None:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle, path.open("rb") as source:
-                shutil.copyfileobj(source, handle, 1024 * 1024)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with self._writing(key) as handle, path.open("rb") as source:
+            shutil.copyfileobj(source, handle, 1024 * 1024)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

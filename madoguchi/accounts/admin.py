@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, Permission
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -131,7 +131,13 @@ class RoleAdmin(GroupAdmin):
     list_display = ("name", "capability_names", "members")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Group]:
-        return super().get_queryset(request).annotate(member_count=Count("user", distinct=True))
+        capabilities = Prefetch("permissions", queryset=_capabilities(), to_attr="capabilities")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(member_count=Count("user", distinct=True))
+            .prefetch_related(capabilities)
+        )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """The admin permissions are saved as the form lists them (capabilities left out), then the capabilities
@@ -141,7 +147,7 @@ class RoleAdmin(GroupAdmin):
 
     @admin.display(description=_("機能"))
     def capability_names(self, obj: Group) -> str:
-        return "、".join(obj.permissions.filter(pk__in=_capabilities()).values_list("name", flat=True))
+        return "、".join(permission.name for permission in getattr(obj, "capabilities", ()))
 
     @admin.display(description=_("人数"), ordering="member_count")
     def members(self, obj: Group) -> int:

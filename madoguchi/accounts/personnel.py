@@ -167,7 +167,7 @@ def _rows(text: str) -> list[_Row]:
 
 
 def _roles_of(user: User) -> list[str]:
-    return sorted(user.groups.values_list("name", flat=True))
+    return sorted(group.name for group in user.groups.all())  # prefetched with the staff
 
 
 def _cards_check(rows: list[_Row], users: dict[str, User]) -> None:
@@ -215,8 +215,8 @@ def _change(row: _Row, user: User | None, update: StaffUpdate) -> StaffChange | 
         if not user.is_active:
             return None
         return StaffChange(kind=StaffChangeKind.LEAVING, **(fields | {"department_to": "", "roles_to": []}))
-    has_card = (
-        not row.card_digest or user.staff_cards.filter(card_id_digest=row.card_digest, active=True).exists()
+    has_card = not row.card_digest or any(
+        card.card_id_digest == row.card_digest and card.active for card in user.staff_cards.all()
     )
     same = (
         user.is_active
@@ -234,7 +234,10 @@ def staff_update_parse(*, data: bytes, filename: str, actor: User) -> StaffUpdat
     if len(data) > MAX_BYTES:
         raise StaffFileRefused([f"ファイルが大きすぎます（上限 {MAX_BYTES // 1024 // 1024} MB）。"])
     rows = _rows(_decoded(data))
-    known = {user.staff_no: user for user in User.objects.exclude(staff_no="").prefetch_related("groups")}
+    known = {
+        user.staff_no: user
+        for user in User.objects.exclude(staff_no="").prefetch_related("groups", "staff_cards")
+    }
     _cards_check(rows, known)
     taken = set(
         User.objects.filter(
@@ -328,7 +331,7 @@ def staff_changes_apply(*, today: dt.date | None = None) -> int:
     applied = 0
     for pk in list(due):
         with transaction.atomic():
-            change = StaffChange.objects.select_for_update().select_related("update").get(pk=pk)
+            change = StaffChange.objects.select_for_update().get(pk=pk)
             if change.applied_at is not None:
                 continue
             _apply(change)

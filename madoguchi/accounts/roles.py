@@ -67,15 +67,7 @@ def roles_of(user: Any) -> frozenset[str]:
 
 def role_required(role: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """View decorator: signed-out users go to the login page; signed-in users without ``role`` get 403."""
-
-    def check(user: Any) -> bool:
-        if not getattr(user, "is_authenticated", False):
-            return False
-        if not has_role(user, role):
-            raise PermissionDenied
-        return True
-
-    return user_passes_test(check)
+    return any_role_required(role)
 
 
 def any_role_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

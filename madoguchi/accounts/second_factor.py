@@ -9,15 +9,14 @@ counts as verified. ``MADOGUCHI_OTP_REQUIRED=0`` turns the requirement off (the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 import segno
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
+from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import gettext as _
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -136,8 +135,8 @@ def _audit(user: Any, kind: str) -> None:
 
 
 def _exempt(request: HttpRequest) -> bool:
-    path = request.path
-    return path.startswith(settings.STATIC_URL) or path in {
+    """The pages a session owing its code may still open (static files never reach a view)."""
+    return request.path in {
         reverse("accounts:otp_verify"),
         reverse("accounts:otp_setup"),
         reverse("accounts:logout"),
@@ -153,23 +152,12 @@ def _refusal(request: HttpRequest, user: Any) -> HttpResponseBase:
     return HttpResponseRedirect(f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}")
 
 
-class SecondFactorMiddleware:
+class SecondFactorMiddleware(MiddlewareMixin):
     """Holds a session that still owes its one-time code at the code pages (after django-otp's OTPMiddleware).
 
     The check is a ``process_view``: Django runs it, like a sync view, in the request's own thread (under ASGI,
     the thread-sensitive one), so it adds no thread hop of its own to the chain, holds no second database
     connection, and the user it loads, with its permissions, is the one the view then uses."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        return self.get_response(request)
 
     def process_view(
         self, request: HttpRequest, view: Any, args: Any, kwargs: Any

@@ -117,11 +117,12 @@ def decrypt_stream(source: IO[bytes], target: IO[bytes], key: bytes, *, where: s
 
 
 def _pg_environment(conf: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-    args = ["--host", str(conf.get("HOST") or "localhost"), "--port", str(conf.get("PORT") or 5432)]
-    if conf.get("USER"):
-        args += ["--username", str(conf["USER"])]
-    environment = {**os.environ, "PGPASSWORD": str(conf.get("PASSWORD") or "")}
-    return args, environment
+    """pg_dump's / pg_restore's connection arguments and environment for the database ``conf`` describes."""
+    connect = _pg_connect_args(conf)
+    args = ["--host", str(connect["host"]), "--port", str(connect["port"])]
+    if connect["user"]:
+        args += ["--username", str(connect["user"])]
+    return args, {**os.environ, "PGPASSWORD": str(connect["password"] or "")}
 
 
 def _run(command: list[str], environment: dict[str, str], what: str) -> None:
@@ -300,6 +301,14 @@ def backup_create(
         except StorageError as exc:
             raise BackupError(f"storing the backup failed: {exc}") from exc
         return BackupInfo(key=key, size=encrypted.stat().st_size, manifest=manifest)
+
+
+def backup_run(*, actor: Any = None) -> tuple[BackupInfo, list[str]]:
+    """A backup as the nightly task and ``manage.py backup`` make it: stored, read back and checked (so a bad night
+    is known the next morning), then the backups past their days deleted. Returns it and the deleted keys."""
+    made = backup_create(actor=actor)
+    backup_verify(made.key)
+    return made, backups_prune()
 
 
 def backups_list(storage: ObjectStorage | None = None) -> list[str]:

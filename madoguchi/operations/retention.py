@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -32,61 +33,18 @@ class Kind:
         return int(getattr(settings, self.setting))
 
 
-def _sessions() -> int:
-    from counters.services import sessions_erase
+def _lazy(path: str) -> Callable[[], Any]:
+    """The purge function at ``path`` (module.function), imported when it first runs: the apps it lives in are
+    above this one, and loaded after it."""
+    module, _dot, name = path.rpartition(".")
 
-    return sessions_erase()
+    def purge() -> Any:
+        return getattr(import_module(module), name)()
 
-
-def _signatures() -> int:
-    import datetime as dt
-
-    from counters.services import sessions_wipe_signatures
-
-    return sessions_wipe_signatures(
-        older_than=dt.timedelta(hours=settings.MADOGUCHI_SIGNATURE_RETENTION_HOURS)
-    )
-
-
-def _print_pdfs() -> int:
-    from devices.services import print_jobs_purge
-
-    return print_jobs_purge()
-
-
-def _individual_numbers() -> int:
-    from integrations.outbound import export_secrets_purge
-
-    return export_secrets_purge()
-
-
-def _export_pdfs() -> int:
-    from integrations.outbound import export_documents_purge
-
-    return export_documents_purge()
-
-
-def _export_rows() -> int:
-    from integrations.outbound import export_rows_purge
-
-    return export_rows_purge()
-
-
-def _audit() -> int:
-    from madoguchi.audit.services import audit_purge
-
-    return audit_purge()
-
-
-def _logins() -> int:
-    from madoguchi.accounts.services import login_records_purge
-
-    return login_records_purge()
+    return purge
 
 
 def _web_sessions() -> int:
-    from importlib import import_module
-
     store = import_module(settings.SESSION_ENGINE).SessionStore
     store.clear_expired()
     return 0
@@ -100,27 +58,36 @@ def _backups() -> int:
 
 KINDS: tuple[Kind, ...] = (
     Kind("signatures", "署名・カード読取データ", "MADOGUCHI_SIGNATURE_RETENTION_HOURS", "hours",
-         "a session's signature and what its card reader read (the packet is printed by then)", _signatures),
+         "a session's signature and what its card reader read (the packet is printed by then)",
+         _lazy("counters.services.sessions_wipe_signatures")),
     Kind("print_pdfs", "印刷データ（PDF・レシート）", "MADOGUCHI_PRINT_RETENTION_HOURS", "hours",
-         "the PDF and receipt of a finished print job", _print_pdfs),
+         "the PDF and receipt of a finished print job",
+         _lazy("devices.services.print_jobs_purge")),
     Kind("individual_numbers", "個人番号（送信待ち）", "MADOGUCHI_INDIVIDUAL_NUMBER_RETENTION_DAYS", "days",
          "the sealed individual number of an outbox row (at once when the core system answers OK)",
-         _individual_numbers),
+         _lazy("integrations.outbound.export_secrets_purge")),
     Kind("export_pdfs", "連携用PDF", "MADOGUCHI_EXPORT_RETENTION_DAYS", "days",
-         "a reception's PDF for the core system (at once when all its rows are answered OK)", _export_pdfs),
+         "a reception's PDF for the core system (at once when all its rows are answered OK)",
+         _lazy("integrations.outbound.export_documents_purge")),
     Kind("export_rows", "連携データ（CSV行）", "MADOGUCHI_EXPORT_ROWS_RETENTION_DAYS", "days",
-         "outbox rows of batches written that long ago (rows in 取込エラー wait for their correction)", _export_rows),
+         "outbox rows of batches written that long ago (rows in 取込エラー wait for their correction)",
+         _lazy("integrations.outbound.export_rows_purge")),
     Kind("counter_sessions", "窓口受付の記録", "MADOGUCHI_SESSION_RETENTION_DAYS", "days",
          "what a counter session holds of the resident (宛名番号, answers, form contents); the row stays for "
-         "statistics", _sessions),
+         "statistics",
+         _lazy("counters.services.sessions_erase")),
     Kind("login_records", "ログイン記録", "MADOGUCHI_LOGIN_RECORD_RETENTION_DAYS", "days",
-         "card taps and password login attempts", _logins),
+         "card taps and password login attempts",
+         _lazy("madoguchi.accounts.services.login_records_purge")),
     Kind("web_sessions", "ログインセッション", "SESSION_COOKIE_AGE", "seconds",
-         "expired browser sessions (idle timeout)", _web_sessions),
+         "expired browser sessions (idle timeout)",
+         _web_sessions),
     Kind("audit", "監査ログ", "MADOGUCHI_AUDIT_RETENTION_DAYS", "days",
-         "audit records, behind a signed checkpoint that keeps the chain verifiable", _audit),
+         "audit records, behind a signed checkpoint that keeps the chain verifiable",
+         _lazy("madoguchi.audit.services.audit_purge")),
     Kind("backups", "バックアップ", "MADOGUCHI_BACKUP_KEEP_DAYS", "days",
-         "encrypted backups in object storage (the newest is always kept)", _backups),
+         "encrypted backups in object storage (the newest is always kept)",
+         _backups),
 )  # fmt: skip
 
 

@@ -7,9 +7,7 @@ from . import backup
 
 @shared_task(name="madoguchi.operations.tasks.backup", acks_late=True)
 def backup_nightly() -> str:
-    made = backup.backup_create()
-    backup.backup_verify(made.key)  # read back and checked, so a bad night is known the next morning
-    backup.backups_prune()
+    made, _pruned = backup.backup_run()
     return made.key
 
 

@@ -114,7 +114,7 @@ def test_repeated_wrong_codes_are_throttled() -> None:
     assert response.status_code == 403 and "しばらく" in response.content.decode()
 
 
-def test_a_clerk_needs_no_code_and_neither_does_a_card_login() -> None:
+def test_a_clerk_needs_no_code() -> None:  # card + PIN logins: test_card_login.py
     clerk, _user = _signed_in("clerk")
     assert clerk.get(reverse("counters:home")).status_code == 200
 

@@ -43,11 +43,10 @@ class Command(BaseCommand):
             self.stdout.write("no migrations pending: no backup needed")
             return
         try:
-            made = backup.backup_create()
-            backup.backup_verify(made.key)
+            made, pruned = backup.backup_run()
         except backup.BackupError as exc:
             raise CommandError(str(exc)) from exc
         files = len(made.manifest["sha256"])
         self.stdout.write(f"backup stored and verified: {made.key} ({made.size:,} bytes, {files} files)")
-        for key in backup.backups_prune():
+        for key in pruned:
             self.stdout.write(f"deleted old backup: {key}")
