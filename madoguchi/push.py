@@ -48,6 +48,8 @@ from django.db import connections, transaction
 from django.http import HttpRequest, StreamingHttpResponse
 from redis.backoff import NoBackoff
 
+from madoguchi.sessions import session_untouched
+
 logger = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "madoguchi:push:"
@@ -615,7 +617,8 @@ def sse_response(
     short-lived thread whose database connection is closed afterwards, so an open stream holds no database
     connection and no busy thread. If it raises, the stream ends (logged without the message) and the browser
     reconnects. Served by WSGI (``runserver``, the sync test client) the response is finite: the snapshot, then
-    the end, and the browser reconnects after two seconds."""
+    the end, and the browser reconnects after two seconds. The session is not saved after a stream response
+    (``madoguchi.sessions``)."""
     if not topics:
         raise ValueError("sse_response needs at least one topic")
     for topic in topics:
@@ -629,4 +632,6 @@ def sse_response(
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
-    return response
+    # The session is not written back when a stream opens (it would overwrite what a request finished meanwhile
+    # stored) and an open stream does not count as activity for the idle timeout.
+    return session_untouched(response)

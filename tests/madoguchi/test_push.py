@@ -25,14 +25,16 @@ import pytest
 import redis
 import requests
 import uvicorn
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
-from django.http import HttpRequest, StreamingHttpResponse
-from django.test import Client
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.test import Client, RequestFactory
 from django.urls import path
 from pytest_django.fixtures import Settings
 
 from madoguchi import push
 from madoguchi.accounts.models import User
+from madoguchi.sessions import SessionMiddleware
 
 from ..conftest import free_port
 from ..factories import UserFactory
@@ -551,6 +553,38 @@ def test_served_by_wsgi_the_stream_is_one_snapshot_then_ends(settings: Settings)
         warnings.simplefilter("ignore")  # Django warns that WSGI consumes an async iterator: expected here
         body = b"".join(response)
     assert body == b'retry: 2000\n\nid: 1\nevent: snapshot\ndata: {"state":"initial"}\n\n'
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("streaming", [True, False])
+def test_an_open_stream_does_not_write_back_a_session_another_request_changed(
+    settings: Settings, streaming: bool
+) -> None:
+    """The desk's stream loads the clerk's session; "show a pairing code" stores the code in it meanwhile. Saving
+    the stream's stale copy would lose the code (a page's response still saves: the control)."""
+    settings.MADOGUCHI_PUSH_URL = ""
+    store = SessionStore()
+    store["kept"] = "before"
+    store.create()
+    request = RequestFactory().get("/events")
+    request.COOKIES[settings.SESSION_COOKIE_NAME] = store.session_key
+
+    def view(request: HttpRequest) -> HttpResponseBase:
+        assert request.session["kept"] == "before"  # loaded: the stream's copy
+        concurrent = SessionStore(session_key=store.session_key)
+        concurrent["pairing"] = "123456"
+        concurrent.save()
+        if streaming:
+            return push.sse_response(request, topics=[new_topic()])
+        return HttpResponse("page")
+
+    response = SessionMiddleware(view)(request)
+    after = SessionStore(session_key=store.session_key).load()
+    if streaming:
+        assert after.get("pairing") == "123456"
+        assert settings.SESSION_COOKIE_NAME not in response.cookies  # an open stream is no activity
+    else:
+        assert "pairing" not in after  # Django's lost update, which the streams no longer cause
 
 
 # --- The ASGI application itself --------------------------------------------------------------------------------
