@@ -9,13 +9,17 @@ this a real race. An open stream is not activity either: a clerk's page left ope
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+R = TypeVar("R", bound=HttpResponseBase)
 
 SESSION_UNTOUCHED = "_madoguchi_session_untouched"
 
 
-def session_untouched(response: HttpResponseBase) -> HttpResponseBase:
+def session_untouched(response: R) -> R:
     """Mark ``response`` as one after which the session is neither saved nor its cookie renewed."""
     setattr(response, SESSION_UNTOUCHED, True)
     return response
@@ -24,7 +28,7 @@ def session_untouched(response: HttpResponseBase) -> HttpResponseBase:
 class SessionMiddleware(DjangoSessionMiddleware):
     """Django's session middleware, except for responses marked with :func:`session_untouched`."""
 
-    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if getattr(response, SESSION_UNTOUCHED, False):
             return response
         return super().process_response(request, response)

@@ -567,7 +567,7 @@ def test_an_open_stream_does_not_write_back_a_session_another_request_changed(
     store["kept"] = "before"
     store.create()
     request = RequestFactory().get("/events")
-    request.COOKIES[settings.SESSION_COOKIE_NAME] = store.session_key
+    request.COOKIES[settings.SESSION_COOKIE_NAME] = str(store.session_key)
 
     def view(request: HttpRequest) -> HttpResponseBase:
         assert request.session["kept"] == "before"  # loaded: the stream's copy
@@ -579,6 +579,7 @@ def test_an_open_stream_does_not_write_back_a_session_another_request_changed(
         return HttpResponse("page")
 
     response = SessionMiddleware(view)(request)
+    assert isinstance(response, HttpResponseBase)
     after = SessionStore(session_key=store.session_key).load()
     if streaming:
         assert after.get("pairing") == "123456"
