@@ -494,6 +494,60 @@ def _server_errors(log: Path) -> None:
             print(f"  {count:6}  {kind}")
 
 
+# --- where the two cores went -------------------------------------------------------------------------------------
+
+
+def _machine_ticks() -> dict[str, int]:
+    """The machine's CPU time so far by kind, in clock ticks (the first line of /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    names = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
+    return dict(zip(names, map(int, fields), strict=True))
+
+
+def _process_ticks(server_pid: int) -> dict[str, int]:
+    """CPU time (user + system, clock ticks) so far of the app (the gunicorn master and its workers), PostgreSQL,
+    Redis and this benchmark's own process (the 270 clients)."""
+    ticks: dict[str, int] = defaultdict(int)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        pid = int(stat.parent.name)
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        rest = text[text.rindex(")") + 2 :].split()
+        ppid, used = int(rest[1]), int(rest[11]) + int(rest[12])
+        if pid == os.getpid():
+            ticks["clients (this process)"] += used
+        elif server_pid in (pid, ppid):
+            ticks["app (gunicorn workers)"] += used
+        elif comm.startswith("postgres"):
+            ticks["PostgreSQL"] += used
+        elif comm.startswith("redis"):
+            ticks["Redis"] += used
+    return ticks
+
+
+def _print_cpu(
+    before: tuple[dict[str, int], dict[str, int]], after: tuple[dict[str, int], dict[str, int]]
+) -> None:
+    machine = {kind: after[0][kind] - before[0][kind] for kind in after[0]}
+    total = sum(machine.values()) or 1
+    cores = os.cpu_count() or 1
+    busy = total - machine["idle"] - machine["iowait"]
+    print(
+        f"CPU over the run: {busy / total * cores:.2f} of {cores} cores busy, "
+        f"idle {machine['idle'] / total:.0%}, steal {machine['steal'] / total:.1%} (time taken by the host)"
+    )
+    hz = os.sysconf("SC_CLK_TCK")
+    seconds = total / cores / hz
+    used = {kind: after[1][kind] - before[1].get(kind, 0) for kind in after[1]}
+    print(
+        "  by process, in cores: "
+        + ", ".join(f"{kind} {ticks / hz / seconds:.2f}" for kind, ticks in sorted(used.items()))
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -540,8 +594,11 @@ def main() -> None:
         port = _free_port()
         server = _serve(port, args.workers, Path(scratch.name) / "gunicorn.log")
         started = time.perf_counter()
+        cpu_before = (_machine_ticks(), _process_ticks(server.pid))
         figures = asyncio.run(_load(seats, f"http://127.0.0.1:{port}", args.seconds, args.think))
+        cpu_after = (_machine_ticks(), _process_ticks(server.pid))
         _print(figures, args, time.perf_counter() - started)
+        _print_cpu(cpu_before, cpu_after)
         _server_errors(Path(scratch.name) / "gunicorn.log")
     finally:
         if server is not None:

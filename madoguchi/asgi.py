@@ -22,14 +22,25 @@ async def _chunks_in_thread(content: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 
 class MadoguchiASGIHandler(ASGIHandler):
-    """Django's ASGI handler, streaming synchronous response bodies chunk by chunk.
+    """Django's ASGI handler, with the middleware chain run in one thread hop and synchronous response bodies
+    streamed chunk by chunk.
+
+    Our views are synchronous but for the push streams. Django's async chain would run each middleware's
+    ``process_request`` / ``process_view`` / ``process_response`` in a thread hop of its own (MiddlewareMixin's
+    ``__acall__``), and cross back to the event loop around WhiteNoise (sync only): some twenty round trips through
+    a busy event loop per request, each a wait for the loop and the GIL. Here the whole chain and the view run in the
+    request's thread (thread-sensitive, as Django runs a sync view), reached in one hop; an async view (a push
+    stream) is called from there on the event loop and its stream is sent from the loop as before.
 
     Given a synchronous iterator — every ``FileResponse``: WhiteNoise's static files, PDFs — Django's handler reads
     the whole body into memory in a thread and warns on each response. Here each chunk is read in the request's
     thread as it is sent, with every middleware (WhiteNoise's headers, SecurityMiddleware's) applied as before."""
 
+    def load_middleware(self, is_async: bool = False) -> None:
+        super().load_middleware(is_async=False)
+
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        response = await super().get_response_async(request)
+        response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
         if isinstance(response, StreamingHttpResponse) and not response.is_async:
             content = response.streaming_content
             assert isinstance(content, Iterator)

@@ -119,7 +119,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 SESSION_COOKIE_AGE = env.int("MADOGUCHI_SESSION_IDLE_SECONDS", default=30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True  # the age runs from the last request: an idle timeout
+# The age runs from the last request (an idle timeout), renewed at most this often (madoguchi.sessions), not by a
+# write per request as SESSION_SAVE_EVERY_REQUEST would.
+SESSION_SAVE_EVERY_REQUEST = False
+MADOGUCHI_SESSION_RENEW_SECONDS = env.int("MADOGUCHI_SESSION_RENEW_SECONDS", default=60)
 # Password login lockout (django-axes): after this many failures for one login ID, that ID is locked for the
 # cool-off, whichever PC it comes from (behind the city's proxy every PC has the same address). A system admin
 # unlocks earlier with `manage.py axes_reset_username <id>`. Card + PIN logins lock on their own (below).
