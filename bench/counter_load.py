@@ -77,6 +77,7 @@ INTERVIEW = {
 VERSION = re.compile(r'name="version" value="(\d+)"')
 ERROR = re.compile(r'<li class="[^"]*error[^"]*" role="status">([^<]*)')
 CONFIRM_WAIT = 60.0
+SLOW = 0.5  # requests slower than this are placed on the run's timeline: spread out, or all in a few moments?
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -187,6 +188,17 @@ class Figures:
     # (reception_no, state) -> when the request that made it returned; (side, reception_no, state) -> first seen
     acted: dict[tuple[str, str], float] = field(default_factory=dict)
     seen: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    slow: list[tuple[float, float]] = field(default_factory=list)  # (when it started, seconds) of each > SLOW
+    began: float = 0.0
+    # How late this process's event loop woke a 50 ms sleep; the stalls over SLOW: (when, lag, CPU it used meanwhile).
+    loop_lag: list[float] = field(default_factory=list)
+    stalls: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def record(self, name: str, started: float) -> None:
+        took = time.perf_counter() - started
+        self.latency[name].append(took)
+        if took > SLOW:
+            self.slow.append((started, took))
 
 
 async def _sse(client, url: str, on_event, ready: asyncio.Event | None = None) -> None:
@@ -233,7 +245,7 @@ class Clerk:
         except Exception:
             self.figures.errors[name] += 1
             raise
-        self.figures.latency[name].append(time.perf_counter() - started)
+        self.figures.record(name, started)
         if response.status_code >= 400:
             self.figures.errors[name] += 1
             raise RuntimeError(f"{name}: HTTP {response.status_code}")
@@ -335,7 +347,7 @@ class Tablet:
         except Exception:
             self.figures.errors[name] += 1
             raise
-        self.figures.latency[name].append(time.perf_counter() - started)
+        self.figures.record(name, started)
         if response.status_code >= 400:
             self.figures.errors[name] += 1
             raise RuntimeError(f"{name}: HTTP {response.status_code} {response.text[:200]}")
@@ -375,16 +387,30 @@ class Tablet:
 
 
 async def _load(seats: list[Seat], base: str, seconds: float, think: float) -> Figures:
-    figures = Figures()
+    figures = Figures(began=time.perf_counter())
+
+    async def watch_loop() -> None:
+        # The clients measure latency on one event loop: if it stalls, every figure taken meanwhile is inflated.
+        # A stall in which this process used the CPU is the clients' own; one in which it did not is the machine's
+        # (or the host's: a paused virtual machine shows no steal time).
+        while True:
+            planned, cpu = time.perf_counter() + 0.05, time.process_time()
+            await asyncio.sleep(0.05)
+            lag = time.perf_counter() - planned
+            figures.loop_lag.append(lag)
+            if lag > SLOW:
+                figures.stalls.append((planned - figures.began, lag, time.process_time() - cpu))
+
+    watcher = asyncio.create_task(watch_loop())
     tablets = [Tablet(seat, base, figures, think) for seat in seats]
     tablet_tasks = [asyncio.create_task(tablet.run()) for tablet in tablets]
     await asyncio.sleep(2)  # the tablets' streams are open before the first visit
     end = time.perf_counter() + seconds
     clerks = [Clerk(seat, base, figures, think, end) for seat in seats]
     await asyncio.gather(*(clerk.run() for clerk in clerks))
-    for task in tablet_tasks:
+    for task in [*tablet_tasks, watcher]:
         task.cancel()
-    await asyncio.gather(*tablet_tasks, return_exceptions=True)
+    await asyncio.gather(*tablet_tasks, watcher, return_exceptions=True)
     for (no, state), acted in figures.acted.items():
         side = "tablet" if state == "confirming" else "clerk"
         label = "to_tablet → tablet" if side == "tablet" else "confirm → clerk"
@@ -416,9 +442,9 @@ def _serve(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
         "--timeout",
         "120",
     ]
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=os.environ.copy(), stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
+    # Each process's pool may grow to MADOGUCHI_DB_POOL_MAX: keep them all below max_connections (100).
+    env = {"MADOGUCHI_DB_POOL_MAX": str(min(20, 80 // workers)), **os.environ}
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -477,6 +503,24 @@ def _print(figures: Figures, args: argparse.Namespace, seconds: float) -> None:
         print(f"  other errors: {dict(sorted(other.items()))}")
         for kind, sample in figures.samples.items():
             print(f"    e.g. {kind}: {sample}")
+    print()
+    lag = figures.loop_lag or [0.0]
+    print(
+        f"the clients' event loop woke late by p50 {_percentile(lag, 0.5) * 1000:.0f} ms, "
+        f"p99 {_percentile(lag, 0.99) * 1000:.0f} ms, max {max(lag) * 1000:.0f} ms (inflates the figures above)"
+    )
+    for when, stalled, cpu in figures.stalls:
+        print(
+            f"  stalled at +{when:.0f} s for {stalled * 1000:.0f} ms, of which the clients ran {cpu * 1000:.0f} ms"
+        )
+    windows: dict[int, int] = defaultdict(int)
+    for started, _took in figures.slow:
+        windows[int((started - figures.began) // 10) * 10] += 1
+    busiest = sorted(windows.items(), key=lambda item: -item[1])[:5]
+    print(
+        f"requests over {SLOW * 1000:.0f} ms: {len(figures.slow)}; the busiest 10-second windows (s from the start: "
+        f"count): {', '.join(f'+{start}: {count}' for start, count in sorted(busiest)) or 'none'}"
+    )
     print()
     print(f"goal {'met' if ok else 'NOT met'}: p95 < 200 ms for every interaction, every push < 1 s")
 
