@@ -49,7 +49,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "madoguchi.sessions.SessionMiddleware",  # Django's, but push streams do not write back
+    "madoguchi.sessions.SessionMiddleware",  # Django's, renewed once a minute; push streams never write back
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
