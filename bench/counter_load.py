@@ -469,7 +469,7 @@ def _print(figures: Figures, args: argparse.Namespace, seconds: float) -> None:
     print(
         f"config: {args.workers} gunicorn workers (uvicorn), {args.clients} clerks + {args.clients} tablets, "
         f"{args.seconds:.0f} s of new visits (run {seconds:.0f} s), think {args.think:g} s, "
-        f"{args.residents} residents"
+        f"{args.residents} residents" + (", commits not waiting for the disk" if args.no_flush_wait else "")
     )
     requests = sum(len(values) for values in figures.latency.values())
     print(f"visits finished: {figures.visits}; requests: {requests} ({requests / seconds:.0f}/s)")
@@ -604,6 +604,12 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between a person's steps, s")
     parser.add_argument("--households", type=int, default=1000, help="the synthetic city's households")
     parser.add_argument("--redis-db", type=int, default=13)
+    parser.add_argument(
+        "--no-flush-wait",
+        action="store_true",
+        help="commits in the scratch database do not wait for the disk (synchronous_commit off): an experiment "
+        "that takes the machine's disk out of the figures, never a production setting",
+    )
     args = parser.parse_args()
     args.loadavg = os.getloadavg()
 
@@ -623,6 +629,8 @@ def main() -> None:
     )
     admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
     admin.execute(f'CREATE DATABASE "{name}"')
+    if args.no_flush_wait:
+        admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     server = None
     try:
         started = time.perf_counter()
