@@ -28,7 +28,7 @@ from devices.services import print_job_create
 from forms_engine.models import FormVersion
 from forms_engine.rendering import FormRenderError, render_csv_row, render_packet
 from forms_engine.schema import VersionSpec
-from forms_engine.selectors import form_version_current, render_source
+from forms_engine.selectors import form_version_current, form_versions_current, render_source
 from forms_engine.services import context_jsonable, form_fill, form_prefill
 from forms_engine.standard_layouts import CARD_SOURCE, standard_layouts_for
 from forms_engine.validation import form_data_clean
@@ -734,7 +734,11 @@ def _version_of(code: str) -> FormVersion:
     try:
         return form_version_current(code=code)
     except FormVersion.DoesNotExist:
-        raise SessionError(f"様式 {code} は公開されていないか、適用期間外です") from None
+        raise _not_in_effect(code) from None
+
+
+def _not_in_effect(code: str) -> SessionError:
+    return SessionError(f"様式 {code} は公開されていないか、適用期間外です")
 
 
 def _form_codes(procedures: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -755,9 +759,12 @@ def session_forms_prepare(
             raise SessionError("手続に申請書がありません。聞き取りを確認してください")
         context = session_context(session=locked)
         existing = {form.form_code: form for form in locked.forms.all()}
+        versions = form_versions_current(codes=codes)
         created: list[SessionForm] = []
         for order, code in enumerate(codes):
-            form_version = _version_of(code)
+            form_version = versions.get(code)
+            if form_version is None:
+                raise _not_in_effect(code)
             spec = render_source(version=form_version).spec
             kept = existing.pop(code, None)
             if kept is not None and kept.form_version == form_version.number and kept.edited_at:

@@ -17,6 +17,7 @@ from counters import services
 from counters.models import CounterGroup, CounterSession, Progress, SessionEvent, SessionState, TabletPairing
 from devices import signing
 from devices.models import PrintJob, PrintStatus
+from forms_engine.models import FormVersion
 from integrations.models import ExportDocument, ExportItem, Resident
 from madoguchi.audit.models import AuditAction, AuditEvent
 from madoguchi.moji.csvsafe import UnsafeCsvValue
@@ -498,3 +499,20 @@ def test_a_failed_output_exports_nothing_and_waits_for_the_clerk(
     services.session_reprint(session=session, clerk=clerk)
     session.refresh_from_db()
     assert not services.output_failed(session)
+
+
+def test_prepare_with_a_form_not_in_effect_names_it_and_creates_no_forms(
+    clerk, counter, small_city, navigation
+) -> None:
+    session = services.counter_session_open(counter=counter, clerk=clerk)
+    services.session_identify(session=session, atena_no=atena(1), clerk=clerk)
+    session.refresh_from_db()
+    services.session_interview(
+        session=session, clerk=clerk, life_events=["tennyu"], answers={"kokuho": "yes"}
+    )
+    session.refresh_from_db()
+    FormVersion.objects.filter(template__code="kokuho_ido").update(effective_to=dt.date(2000, 3, 31))
+    with pytest.raises(services.SessionError, match="様式 kokuho_ido は公開されていないか、適用期間外です"):
+        services.session_forms_prepare(session=session, clerk=clerk)
+    session.refresh_from_db()
+    assert session.state == SessionState.INTERVIEW and not session.forms.exists()

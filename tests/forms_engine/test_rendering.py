@@ -17,7 +17,12 @@ from forms_engine.rendering import (
     render_packet_pdf,
 )
 from forms_engine.schema import VersionSpec
-from forms_engine.selectors import form_sample_context, form_version_current, render_source
+from forms_engine.selectors import (
+    form_sample_context,
+    form_version_current,
+    form_versions_current,
+    render_source,
+)
 from forms_engine.services import STARTER_DIR, FormFileInvalid, form_file_import, form_fill
 from tests.conftest import IVS_NAME
 from tests.pdftools import pdf_attachments, pdf_fonts, pdf_pages, pdf_qr_codes, pdf_text, pdf_words
@@ -217,6 +222,13 @@ def test_the_version_in_effect_on_a_day_is_used() -> None:
 
     with pytest.raises(FormVersion.DoesNotExist):
         form_version_current(code="juminido", on=dt.date(2028, 1, 1))  # v1 ended, v2 not yet begun
+    # Several forms in one query (申請書作成): the same choice per code; a code with none in effect is absent.
+    both = ["juminido", "nosuchform"]
+    assert {c: v.number for c, v in form_versions_current(codes=both, on=dt.date(2026, 11, 21)).items()} == {
+        "juminido": 1
+    }
+    assert form_versions_current(codes=both, on=dt.date(2999, 4, 1))["juminido"].number == 2
+    assert form_versions_current(codes=both, on=dt.date(2028, 1, 1)) == {}
     with pytest.raises(FormFileInvalid, match="format must be"):
         form_file_import(
             content=json.dumps({**data, "format": "other/9"}).encode(), source="x.json", actor=None
