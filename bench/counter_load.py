@@ -22,6 +22,12 @@ minutes, so the default is far harder than a real town hall.
 Push latency: from the moment the acting request returned (the clerk's to-tablet POST, the tablet's confirm POST)
 to the moment the other side's event stream shows the new state (0 when the event arrived before the response).
 
+After the figures it prints where the two cores went (the app's processes, PostgreSQL, Redis, the clients, steal),
+how late the clients' own event loop woke (a stall there inflates every figure; each one over 500 ms is shown with
+the CPU the clients used meanwhile) and the 10-second windows with the most requests over 500 ms. ``--no-flush-wait``
+turns ``synchronous_commit`` off in the scratch database, an experiment that takes the disk's flushes out of the
+figures (docs/performance.md, run 24); the product never runs so.
+
 ``finish`` queues the output (PDFs, print, export) on the Celery render queue; no Celery worker runs, so no PDF is
 rendered during the run (``bench/render_packet.py`` measures that). Redis uses database ``--redis-db`` (default 13;
 it must be empty, and is flushed at the end).
