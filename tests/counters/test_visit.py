@@ -468,9 +468,8 @@ def test_a_revoked_tablet_is_refused_even_with_its_old_pairing(clerk, counter) -
         services.tablet_language(session=session, pairing=tablet, language="en", version=session.version)
 
 
-def test_a_failed_output_exports_nothing_and_waits_for_the_clerk(
-    clerk, counter, small_city, navigation, monkeypatch
-) -> None:
+def _interviewed_for_tennyu(clerk, counter) -> CounterSession:
+    """A session at 聞き取り: resident 1 identified, 転入 with 国保."""
     session = services.counter_session_open(counter=counter, clerk=clerk)
     services.session_identify(session=session, atena_no=atena(1), clerk=clerk)
     session.refresh_from_db()
@@ -478,6 +477,13 @@ def test_a_failed_output_exports_nothing_and_waits_for_the_clerk(
         session=session, clerk=clerk, life_events=["tennyu"], answers={"kokuho": "yes"}
     )
     session.refresh_from_db()
+    return session
+
+
+def test_a_failed_output_exports_nothing_and_waits_for_the_clerk(
+    clerk, counter, small_city, navigation, monkeypatch
+) -> None:
+    session = _interviewed_for_tennyu(clerk, counter)
     services.session_forms_prepare(session=session, clerk=clerk)
     CounterSession.objects.filter(pk=session.pk).update(
         state=SessionState.FINISHED, finished_at=timezone.now() - dt.timedelta(minutes=5)
@@ -504,13 +510,7 @@ def test_a_failed_output_exports_nothing_and_waits_for_the_clerk(
 def test_prepare_with_a_form_not_in_effect_names_it_and_creates_no_forms(
     clerk, counter, small_city, navigation
 ) -> None:
-    session = services.counter_session_open(counter=counter, clerk=clerk)
-    services.session_identify(session=session, atena_no=atena(1), clerk=clerk)
-    session.refresh_from_db()
-    services.session_interview(
-        session=session, clerk=clerk, life_events=["tennyu"], answers={"kokuho": "yes"}
-    )
-    session.refresh_from_db()
+    session = _interviewed_for_tennyu(clerk, counter)
     FormVersion.objects.filter(template__code="kokuho_ido").update(effective_to=dt.date(2000, 3, 31))
     with pytest.raises(services.SessionError, match="様式 kokuho_ido は公開されていないか、適用期間外です"):
         services.session_forms_prepare(session=session, clerk=clerk)
