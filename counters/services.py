@@ -730,17 +730,6 @@ def session_interview(
         )
 
 
-def _version_of(code: str) -> FormVersion:
-    try:
-        return form_version_current(code=code)
-    except FormVersion.DoesNotExist:
-        raise _not_in_effect(code) from None
-
-
-def _not_in_effect(code: str) -> SessionError:
-    return SessionError(f"様式 {code} は公開されていないか、適用期間外です")
-
-
 def _form_codes(procedures: Sequence[Mapping[str, Any]]) -> list[str]:
     return list(
         dict.fromkeys(code for item in procedures for code in item.get("forms", ()) if code != GUIDANCE_FORM)
@@ -764,7 +753,7 @@ def session_forms_prepare(
         for order, code in enumerate(codes):
             form_version = versions.get(code)
             if form_version is None:
-                raise _not_in_effect(code)
+                raise SessionError(f"様式 {code} は公開されていないか、適用期間外です")
             spec = render_source(version=form_version).spec
             kept = existing.pop(code, None)
             if kept is not None and kept.form_version == form_version.number and kept.edited_at:

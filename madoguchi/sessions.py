@@ -42,7 +42,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if getattr(response, SESSION_UNTOUCHED, False):
             return response
         session = getattr(request, "session", None)
-        if session is not None and response.status_code != 500 and not session.is_empty():
+        if session is not None and not session.is_empty():  # an empty one (signed out, anonymous) stays so
             now = int(time.time())
             renewed = session.get(RENEWED_KEY)
             age = abs(now - renewed) if isinstance(renewed, int) else None  # abs: the clock may be set back
